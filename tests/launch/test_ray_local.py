@@ -1,0 +1,50 @@
+"""A real one-node Ray head on loopback: a job submitted with `ray job submit` runs to success."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from launch.ray_local import LocalRayCluster, ray_executable
+
+pytestmark = pytest.mark.slow
+
+
+def test_ray_job_submit_runs_a_job(ray_cluster: LocalRayCluster) -> None:
+    result = subprocess.run(
+        [
+            ray_executable(),
+            "job",
+            "submit",
+            "--address",
+            ray_cluster.dashboard_url,
+            "--",
+            "python",
+            "-c",
+            "import ray; ray.init(); print('cpus', int(ray.cluster_resources()['CPU']))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"cpus {ray_cluster.num_cpus}" in result.stdout
+    assert "succeeded" in result.stdout + result.stderr
+
+
+def test_driver_connects_over_gcs_address(ray_cluster: LocalRayCluster) -> None:
+    code = (
+        "import ray\n"
+        f"ray.init(address='{ray_cluster.address}')\n"
+        "@ray.remote\n"
+        "def square(x):\n"
+        "    return x * x\n"
+        "print(sum(ray.get([square.remote(i) for i in range(4)])))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "14"
