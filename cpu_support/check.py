@@ -63,6 +63,7 @@ CHECKS: dict[str, Callable[[], str]] = {
 
 def main() -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
     failed = 0
     for name, check in CHECKS.items():
         started = time.perf_counter()

@@ -267,6 +267,7 @@ def build_tiny_models(root: Path | str, seed: int = 0, overwrite: bool = False) 
     root.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{root.name}-", dir=root.parent))
     try:
+        staging.chmod(0o755)
         tokenizer = train_tokenizer()
         build_policy(staging / "policy", tokenizer, seed)
         build_judge(staging / "judge", train_tokenizer(), seed)
