@@ -39,9 +39,17 @@ test: lint
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"
 
+# The main job on its built-in default: synthetic MVTec LOCO AD with the official counts -> FAD-TQ pair3c parquet
+# -> inspect (PNG of pairs) -> validate through verl's RLHFDataset with the tiny Qwen2.5-VL's processor.
 demo: setup
-	$(BIN)/python -m synthetic mvtec_loco --preset real-counts --out $(DEMO_DIR)/mvtec_loco --overwrite \
+	$(BIN)/iad-synth mvtec_loco --preset real-counts --out $(DEMO_DIR)/mvtec_loco --overwrite \
 		--contact-sheet $(DEMO_DIR)/mvtec_loco_contact_sheet.png
+	$(BIN)/iad-tiny-models --out $(DEMO_DIR)/tiny_models --overwrite
+	$(BIN)/iad-data build --protocol pair3c --root mvtec_loco=$(DEMO_DIR)/mvtec_loco --out $(DEMO_DIR)/pair3c \
+		--workers 2 --overwrite
+	$(BIN)/iad-data inspect $(DEMO_DIR)/pair3c/train.parquet --sheet $(DEMO_DIR)/pair3c_train_pairs.png
+	HF_HOME=$(abspath $(DEMO_DIR))/hf_home $(BIN)/iad-data validate $(DEMO_DIR)/pair3c/test.parquet \
+		--processor $(DEMO_DIR)/tiny_models/policy --max-prompt-length 1024
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache

@@ -40,6 +40,7 @@ from data_prep.catalog import (
     VISA_SPLIT_HEADER,
     validate_categories,
 )
+from data_prep.sampling import rng_for
 from synthetic.drawing import LOCO_DEFECTS, VISA_DEFECTS, Drawing, defect_types, draw_defective, draw_good
 
 GENERATOR: Final = "iad-reasoner synthetic"
@@ -70,12 +71,6 @@ class _Job:
 
     key: str
     make: Callable[[np.random.Generator], Files]
-
-
-def rng_for(key: str, seed: int) -> np.random.Generator:
-    """A generator that depends only on ``key`` and ``seed`` (never on Python's salted ``hash``)."""
-    digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
-    return np.random.default_rng(int.from_bytes(digest[:16], "big"))
 
 
 def _encode(image: Image.Image, fmt: str) -> bytes:

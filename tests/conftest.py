@@ -15,6 +15,7 @@ import pytest
 from cpu_support import vllm_settings
 from launch.ray_local import LocalRayCluster
 from launch.vllm_server import VLLMServer
+from synthetic.datasets import write_mvtec_ad, write_mvtec_loco, write_visa
 from synthetic.tiny_models import TinyModels, build_tiny_models
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -56,3 +57,20 @@ def hf_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HF_HOME", str(home))
     monkeypatch.setenv("HF_DATASETS_CACHE", str(home / "datasets"))
     return home
+
+
+@pytest.fixture(scope="session")
+def loco_real_counts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Synthetic MVTec LOCO AD with the official per-category counts (4,876 files) at 16 px: read-only."""
+    return write_mvtec_loco(tmp_path_factory.mktemp("datasets") / "mvtec_loco", preset="real-counts", size=16).root
+
+
+@pytest.fixture(scope="session")
+def small_roots(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Small synthetic MVTec AD, VisA and MVTec LOCO AD roots with a few categories each: read-only."""
+    folder = tmp_path_factory.mktemp("datasets")
+    return {
+        "mvtec_ad": write_mvtec_ad(folder / "mvtec_ad", ["cable", "pill", "bottle"], size=32).root,
+        "visa": write_visa(folder / "visa", ["capsules", "pcb4", "candle"], size=32).root,
+        "mvtec_loco": write_mvtec_loco(folder / "mvtec_loco", ["pushpins", "juice_bottle"], size=32).root,
+    }

@@ -1,0 +1,322 @@
+"""Build one protocol's train and test parquet files and their manifest, reproducibly and atomically.
+
+Rows are written in chunks (bounded memory at real resolutions), images are read by a thread pool in a fixed
+order, and every output is first written to a temporary name and moved into place only when all of them are
+complete: a failure leaves the output folder as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+import platform
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from data_prep.catalog import DATASETS
+from data_prep.images import BadImageError, ImageCache, LoadedImage, load_image
+from data_prep.prompts import PAIR3C, PAIR_BINARY, PROMPTS, SINGLE_AB, render_prompt
+from data_prep.protocols import (
+    PAIR3C_TRAIN_PER_CLASS,
+    PAIR_BINARY_DEFAULT_CATEGORIES,
+    SINGLE_AB_PAIRS,
+    SPLITS,
+    ProtocolError,
+    RowPlan,
+    check_disjoint,
+    plan_pair3c,
+    plan_pair_binary,
+    plan_single_ab,
+)
+from data_prep.readers import read_dataset
+from data_prep.schema import ROW_SCHEMA, make_row
+
+MANIFEST_NAME: Final = "manifest.json"
+CHUNK_ROWS: Final = 32
+LIBRARIES: Final = ("iad-reasoner", "pandas", "pyarrow", "pillow", "numpy")
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """Everything a build depends on; it is written to the manifest as given."""
+
+    protocol: str
+    roots: Mapping[str, Path]
+    out: Path
+    datasets: tuple[str, ...] = ()  # training datasets: pair-binary (mvtec_ad, visa), single-ab (one of them)
+    categories: tuple[str, ...] | None = None  # training categories
+    test_categories: tuple[str, ...] | None = None
+    seed: int = 0
+    max_pixels: int | None = None
+    workers: int = 1
+    references: int = 1
+    reference_sampling: str = "random"
+    train_per_class: int = PAIR3C_TRAIN_PER_CLASS
+    visa_split: str = "1cls.csv"
+    single_ab_test_splits: tuple[str, ...] = ("train", "test")
+    skip_bad: bool = False
+    overwrite: bool = False
+
+
+@dataclass
+class SplitResult:
+    rows: int = 0
+    counts: Counter = field(default_factory=Counter)  # (category, sample_class) -> rows
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    sources: dict[str, dict[str, str]] = field(default_factory=dict)  # dataset -> relative path -> sha256
+    source_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    out: Path
+    splits: Mapping[str, SplitResult]
+    files: Mapping[str, Path]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Reading the datasets and planning rows
+
+
+def _root(config: BuildConfig, dataset: str) -> Path:
+    if dataset not in config.roots:
+        raise ProtocolError(f"{config.protocol} needs the {dataset} root: pass --root {dataset}=PATH")
+    return Path(config.roots[dataset])
+
+
+def _categories_for(dataset: str, requested: Sequence[str] | None) -> list[str] | None:
+    if not requested:
+        return None
+    return [name for name in requested if name in DATASETS[dataset]] or None
+
+
+def _check_category_names(config: BuildConfig, involved: Sequence[str]) -> None:
+    for requested in (config.categories, config.test_categories):
+        unknown = sorted(set(requested or ()) - {c for d in involved for c in DATASETS[d]})
+        if unknown:
+            valid = "; ".join(f"{d}: {', '.join(DATASETS[d])}" for d in involved)
+            raise ProtocolError(f"unknown categories {unknown} for {config.protocol}; valid ones are {valid}")
+
+
+def _read(config: BuildConfig, dataset: str, categories: Sequence[str] | None) -> pd.DataFrame:
+    options = {"split_file": config.visa_split} if dataset == "visa" else {}
+    return read_dataset(dataset, _root(config, dataset), _categories_for(dataset, categories), **options)
+
+
+def plan_rows(config: BuildConfig) -> dict[str, list[RowPlan]]:
+    """Read the datasets the protocol needs and decide every row."""
+    protocol = config.protocol
+    common = {"k": config.references, "sampling": config.reference_sampling, "seed": config.seed}
+    if protocol == PAIR_BINARY:
+        datasets = config.datasets or tuple(PAIR_BINARY_DEFAULT_CATEGORIES)
+        _check_category_names(config, (*datasets, "mvtec_loco"))
+        train = pd.concat(
+            [_read(config, d, config.categories or PAIR_BINARY_DEFAULT_CATEGORIES.get(d)) for d in datasets],
+            ignore_index=True,
+        )
+        plans = plan_pair_binary(train, _read(config, "mvtec_loco", config.test_categories), **common)
+    elif protocol == SINGLE_AB:
+        if len(config.datasets) != 1 or config.datasets[0] not in SINGLE_AB_PAIRS:
+            raise ProtocolError(
+                "single-ab trains on one dataset: --dataset visa (tests on mvtec_ad) or --dataset mvtec_ad"
+            )
+        train_dataset = config.datasets[0]
+        test_dataset = SINGLE_AB_PAIRS[train_dataset]
+        _check_category_names(config, (train_dataset, test_dataset))
+        plans = plan_single_ab(
+            _read(config, train_dataset, config.categories),
+            _read(config, test_dataset, config.test_categories),
+            test_splits=config.single_ab_test_splits,
+        )
+    elif protocol == PAIR3C:
+        if config.datasets not in ((), ("mvtec_loco",)):
+            raise ProtocolError("pair3c is built from MVTec LOCO AD only: --dataset mvtec_loco")
+        _check_category_names(config, ("mvtec_loco",))
+        loco = _read(config, "mvtec_loco", config.categories or config.test_categories)
+        plans = plan_pair3c(loco, train_per_class=config.train_per_class, **common)
+    else:
+        raise ProtocolError(f"unknown protocol {protocol!r}; valid protocols: {', '.join(PROMPTS)}")
+    check_disjoint(plans)
+    return plans
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Writing rows
+
+
+def _row(plan: RowPlan, index: int, protocol: str, images: list[bytes]) -> dict[str, Any]:
+    spec = PROMPTS[protocol]
+    option = spec.option_for_class(plan.sample_class)
+    return make_row(
+        protocol=protocol,
+        prompt_text=render_prompt(protocol, plan.category, len(plan.references)),
+        images=images,
+        ground_truth=option.key,
+        extra_info={
+            "split": plan.split,
+            "index": index,
+            "protocol": protocol,
+            "dataset": plan.dataset,
+            "category": plan.category,
+            "label": plan.label,
+            "sample_class": plan.sample_class,
+            "defect_type": plan.defect_type,
+            "anomaly_kind": plan.anomaly_kind,
+            "answer_text": option.text,
+            "options": [{"key": o.key, "text": o.text} for o in spec.options],
+            "query_image": plan.query,
+            "reference_images": list(plan.references),
+            "mask_images": list(plan.masks),
+        },
+    )
+
+
+def _chunks(plans: Sequence[RowPlan], size: int) -> Iterator[Sequence[RowPlan]]:
+    for start in range(0, len(plans), size):
+        yield plans[start : start + size]
+
+
+class _Loader:
+    """Loads each chunk's distinct images through the pool, in a fixed order, reusing cached references."""
+
+    def __init__(self, config: BuildConfig, pool: ThreadPoolExecutor) -> None:
+        self.config = config
+        self.pool = pool
+        self.cache = ImageCache()
+
+    def _load(self, key: tuple[str, str]) -> LoadedImage | BadImageError:
+        try:
+            return load_image(_root(self.config, key[0]) / key[1], self.config.max_pixels)
+        except BadImageError as error:
+            return error
+
+    def load(self, chunk: Sequence[RowPlan]) -> dict[tuple[str, str], LoadedImage | BadImageError]:
+        keys = list(dict.fromkeys((plan.dataset, image) for plan in chunk for image in plan.images()))
+        found = {key: self.cache.get(key) for key in keys}
+        missing = [key for key, item in found.items() if item is None]
+        for key, item in zip(missing, self.pool.map(self._load, missing), strict=True):
+            found[key] = item
+            if isinstance(item, LoadedImage):
+                self.cache.put(key, item)
+        return found
+
+
+def _write_split(
+    config: BuildConfig, plans: Sequence[RowPlan], path: Path, loader: _Loader, progress: tqdm
+) -> SplitResult:
+    result = SplitResult()
+    with pq.ParquetWriter(path, ROW_SCHEMA, compression="zstd", write_statistics=False) as writer:
+        for chunk in _chunks(plans, CHUNK_ROWS):
+            images = loader.load(chunk)
+            rows = []
+            for plan in chunk:
+                loaded = [images[(plan.dataset, image)] for image in plan.images()]
+                bad = next((item for item in loaded if isinstance(item, BadImageError)), None)
+                if bad is not None:
+                    if not config.skip_bad:
+                        raise BadImageError(bad.path, f"{bad.reason} (pass --skip-bad to skip its rows and count them)")
+                    result.skipped.append(
+                        {"split": plan.split, "query": plan.query, "image": str(bad.path), "reason": bad.reason}
+                    )
+                    continue
+                for image, item in zip(plan.images(), loaded, strict=True):
+                    sources = result.sources.setdefault(plan.dataset, {})
+                    if image not in sources:
+                        sources[image] = item.source_sha256
+                        result.source_bytes += item.source_bytes
+                rows.append(_row(plan, result.rows, config.protocol, [item.data for item in loaded]))
+                result.counts[(plan.category, plan.sample_class)] += 1
+                result.rows += 1
+            if rows:
+                writer.write_table(pa.Table.from_pylist(rows, schema=ROW_SCHEMA))
+            progress.update(len(chunk))
+    return result
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Manifest and the build itself
+
+
+def _library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def _file_entry(path: Path, rows: int) -> dict[str, Any]:
+    return {"rows": rows, "bytes": path.stat().st_size, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+
+
+def _manifest(config: BuildConfig, splits: Mapping[str, SplitResult], temps: Mapping[str, Path]) -> dict[str, Any]:
+    arguments = {key: value for key, value in asdict(config).items() if key not in ("out", "overwrite")}
+    arguments["roots"] = {name: str(root) for name, root in sorted(config.roots.items())}
+    sources: dict[str, dict[str, str]] = {}
+    for split in splits.values():
+        for dataset, files in split.sources.items():
+            sources.setdefault(dataset, {}).update(files)
+    return {
+        "tool": "iad-reasoner data_prep",
+        "protocol": config.protocol,
+        "prompt_source": PROMPTS[config.protocol].source,
+        "seed": config.seed,
+        "arguments": arguments,
+        "libraries": _library_versions(),
+        "files": {f"{name}.parquet": _file_entry(temps[name], splits[name].rows) for name in SPLITS},
+        "counts": {
+            name: {f"{category}/{cls}": n for (category, cls), n in sorted(split.counts.items())}
+            for name, split in splits.items()
+        },
+        "skipped_rows": {name: split.skipped for name, split in splits.items()},
+        "sources": {dataset: dict(sorted(files.items())) for dataset, files in sorted(sources.items())},
+    }
+
+
+def _check_out(config: BuildConfig) -> None:
+    targets = [config.out / f"{split}.parquet" for split in SPLITS] + [config.out / MANIFEST_NAME]
+    existing = [str(path) for path in targets if path.exists()]
+    if existing and not config.overwrite:
+        raise FileExistsError(f"{', '.join(existing)} already exist; pass --overwrite to replace them")
+
+
+def build(config: BuildConfig) -> BuildResult:
+    """Read, plan, write train/test parquet and the manifest; nothing appears in ``out`` unless all succeed."""
+    _check_out(config)
+    plans = plan_rows(config)
+    config.out.mkdir(parents=True, exist_ok=True)
+    tag = uuid.uuid4().hex[:8]
+    temps = {name: config.out / f".{name}.parquet.{tag}.tmp" for name in (*SPLITS, "manifest")}
+    splits: dict[str, SplitResult] = {}
+    try:
+        total = sum(len(plans[split]) for split in SPLITS)
+        with (
+            ThreadPoolExecutor(max(1, config.workers)) as pool,
+            tqdm(total=total, desc=f"{config.protocol} rows", unit="row", disable=None) as progress,
+        ):
+            loader = _Loader(config, pool)
+            for split in SPLITS:
+                splits[split] = _write_split(config, plans[split], temps[split], loader, progress)
+        manifest = _manifest(config, splits, temps)
+        temps["manifest"].write_text(json.dumps(manifest, indent=1) + "\n")
+        files = {split: config.out / f"{split}.parquet" for split in SPLITS} | {"manifest": config.out / MANIFEST_NAME}
+        for name, final in files.items():
+            os.replace(temps[name], final)
+    finally:
+        for temp in temps.values():
+            temp.unlink(missing_ok=True)
+    return BuildResult(config.out, splits, files)

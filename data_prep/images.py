@@ -1,0 +1,85 @@
+"""Reading source images for parquet rows: originals byte for byte, or downscaled to a pixel budget as PNG.
+
+Every source file is hashed as it is read (the manifest records it), and checked to decode, so a corrupt file
+is reported by path before a training job meets it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+
+class BadImageError(ValueError):
+    """A source image that cannot be read or decoded; ``path`` names it."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"unreadable image {path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    data: bytes  # what goes into the row
+    source_sha256: str
+    source_bytes: int
+
+
+def target_size(width: int, height: int, max_pixels: int) -> tuple[int, int]:
+    """The largest size with the same aspect ratio and at most ``max_pixels`` pixels (never upscaled)."""
+    if width * height <= max_pixels:
+        return width, height
+    scale = math.sqrt(max_pixels / (width * height))
+    return max(1, math.floor(width * scale)), max(1, math.floor(height * scale))
+
+
+def load_image(path: Path, max_pixels: int | None = None) -> LoadedImage:
+    """The file's bytes if it fits ``max_pixels`` (or no budget is set), else a lossless PNG of the downscaled image."""
+    try:
+        source = path.read_bytes()
+    except OSError as error:
+        raise BadImageError(path, error.strerror or str(error)) from error
+    try:
+        with Image.open(io.BytesIO(source)) as image:
+            size = target_size(image.width, image.height, max_pixels) if max_pixels else image.size
+            if size == image.size:
+                image.verify()
+                data = source
+            else:
+                buffer = io.BytesIO()
+                image.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0).save(buffer, format="PNG")
+                data = buffer.getvalue()
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        raise BadImageError(path, f"{type(error).__name__}: {error}") from error
+    return LoadedImage(data, hashlib.sha256(source).hexdigest(), len(source))
+
+
+class ImageCache:
+    """Least-recently-used images within a byte budget: references repeat across rows, queries do not."""
+
+    def __init__(self, max_bytes: int = 512 * 2**20) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple[str, str], LoadedImage] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, key: tuple[str, str]) -> LoadedImage | None:
+        item = self._items.get(key)
+        if item is not None:
+            self._items.move_to_end(key)
+        return item
+
+    def put(self, key: tuple[str, str], item: LoadedImage) -> None:
+        if key in self._items:
+            return
+        self._items[key] = item
+        self._bytes += len(item.data)
+        while self._bytes > self.max_bytes and len(self._items) > 1:
+            _, evicted = self._items.popitem(last=False)
+            self._bytes -= len(evicted.data)

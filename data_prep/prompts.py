@@ -1,0 +1,161 @@
+"""Prompt texts, answer options and answer vocabularies of the three protocols: the single source of truth.
+
+``rewards/`` and the evaluator import the vocabularies from here, so what a prompt asks for, what a reward
+accepts and what the evaluator counts can never disagree. Texts quote the papers (``../shared/papers/``) where
+they give them; where a paper does not, the text here is ours and says so.
+
+Every prompt is one user turn whose content carries one ``<image>`` placeholder per image, references first and
+the query last, which is the order of the row's ``images`` list.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final
+
+from data_prep.catalog import LOCO_ANOMALY_KINDS
+
+IMAGE_PLACEHOLDER: Final = "<image>"
+THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE = "<think>", "</think>", "<answer>", "</answer>"
+
+PAIR_BINARY: Final = "pair-binary"
+SINGLE_AB: Final = "single-ab"
+PAIR3C: Final = "pair3c"
+
+
+@dataclass(frozen=True)
+class AnswerOption:
+    """One answer a protocol accepts: ``key`` is what the ground truth stores and ``<answer>`` should hold."""
+
+    key: str
+    text: str  # the option's words, e.g. "defect"; equal to ``key`` for yes/no
+    classes: tuple[str, ...]  # the sample classes it is the right answer for (see ``sample_class``)
+
+
+@dataclass(frozen=True)
+class PromptSpec:
+    """How one protocol asks and what it accepts as an answer."""
+
+    protocol: str
+    source: str
+    template: str  # str.format fields: {object}, and {options} / {format} where present
+    options: tuple[AnswerOption, ...]
+    lettered: bool  # options are shown as (A) ..., and answered with the letter
+
+    @property
+    def answer_keys(self) -> tuple[str, ...]:
+        return tuple(option.key for option in self.options)
+
+    def option_for_class(self, sample_class: str) -> AnswerOption:
+        for option in self.options:
+            if sample_class in option.classes:
+                return option
+        raise ValueError(f"{self.protocol} has no answer for sample class {sample_class!r}")
+
+    def options_text(self) -> str:
+        return " ".join(f"({option.key}) {option.text}" for option in self.options)
+
+
+# LAD-Reasoner, Sec. 3.2: "we set the prompt directly: Can you find any anomaly in the query image compared to the
+# reference?" and Sec. 3.3: "<think> think process </think><answer> yes or no </answer>". The sentence asking for
+# that format is ours: the paper gives the template, not the words that introduce it.
+LAD_REASONER_PROMPT: Final = PromptSpec(
+    protocol=PAIR_BINARY,
+    source="LAD-Reasoner (arXiv:2504.12749), Sec. 3.2-3.3",
+    template=(
+        "Can you find any anomaly in the query image compared to the reference?\n"
+        "Output the thinking process in <think> </think> and the final answer in <answer> </answer> tags, "
+        "i.e., <think> think process </think><answer> yes or no </answer>."
+    ),
+    options=(
+        AnswerOption("yes", "yes", ("anomalous",)),
+        AnswerOption("no", "no", ("normal",)),
+    ),
+    lettered=False,
+)
+
+# LR-IAD, Sec. III-D, verbatim (including its "a {object}").
+LR_IAD_PROMPT: Final = PromptSpec(
+    protocol=SINGLE_AB,
+    source="LR-IAD, Sec. III-D",
+    template=(
+        "This is an image containing a {object}. Analyze the given image and determine if there is any defect in "
+        "the object.\n"
+        "Output the thinking process in <think> </think> and final answer in <answer> </answer> tags.\n"
+        "Options: {options}.\n"
+        "The output answer format should be as follows:\n"
+        "<think></think> <answer>A or B</answer>\n"
+        "Please strictly follow the format."
+    ),
+    options=(
+        AnswerOption("A", "defect", ("anomalous",)),
+        AnswerOption("B", "normal", ("normal",)),
+    ),
+    lettered=True,
+)
+
+# FAD-TQ describes "a reference-test image pair and a multiple-choice question" with the answers good /
+# structural / logical but prints no prompt; this text is ours, in LR-IAD's option style.
+FAD_TQ_PROMPT: Final = PromptSpec(
+    protocol=PAIR3C,
+    source="FAD-TQ (MVTec-LOCO-AD-Pair3C), Sec. 2.2; wording ours",
+    template=(
+        "The reference image shows a normal {object}. Compare the query image with the reference and decide "
+        "whether the query is normal, has a structural anomaly (e.g., a scratch, dent, crack or broken part) or "
+        "a logical anomaly (e.g., a wrong count, colour, arrangement or a missing or extra component).\n"
+        "Output the thinking process in <think> </think> and final answer in <answer> </answer> tags.\n"
+        "Options: {options}.\n"
+        "The output answer format should be as follows:\n"
+        "<think></think> <answer>A, B or C</answer>\n"
+        "Please strictly follow the format."
+    ),
+    options=(
+        AnswerOption("A", "good", ("normal",)),
+        AnswerOption("B", "structural anomaly", ("structural",)),
+        AnswerOption("C", "logical anomaly", ("logical",)),
+    ),
+    lettered=True,
+)
+
+PROMPTS: Final = MappingProxyType({spec.protocol: spec for spec in (LAD_REASONER_PROMPT, LR_IAD_PROMPT, FAD_TQ_PROMPT)})
+PROTOCOLS: Final = tuple(PROMPTS)
+
+# The class a sample is answered as: pair3c distinguishes the two LOCO anomaly kinds, the others do not.
+ANOMALY_KIND_BY_LOCO_CLASS: Final = MappingProxyType(
+    {kind: kind.removesuffix("_anomalies") for kind in LOCO_ANOMALY_KINDS}
+)
+
+
+def object_name(category: str) -> str:
+    """The words for a category in a prompt: ``metal_nut`` -> ``metal nut``, ``pcb3`` -> ``pcb``."""
+    return re.sub(r"\d+$", "", category).replace("_", " ").strip()
+
+
+def sample_class(protocol: str, label: str, anomaly_kind: str | None) -> str:
+    """``normal``/``anomalous`` for the binary protocols; ``normal``/``structural``/``logical`` for pair3c."""
+    if label == "normal":
+        return "normal"
+    if protocol != PAIR3C:
+        return "anomalous"
+    if anomaly_kind not in ("structural", "logical"):
+        raise ValueError(f"pair3c needs a LOCO anomaly kind (structural or logical), got {anomaly_kind!r}")
+    return anomaly_kind
+
+
+def role_prefix(n_references: int) -> str:
+    """Image placeholders with their roles; references first, the query last (the order of ``images``)."""
+    if n_references == 0:
+        return IMAGE_PLACEHOLDER + "\n"
+    if n_references == 1:
+        return f"Reference image: {IMAGE_PLACEHOLDER}\nQuery image: {IMAGE_PLACEHOLDER}\n"
+    references = "".join(f"Reference image {i + 1}: {IMAGE_PLACEHOLDER}\n" for i in range(n_references))
+    return f"{references}Query image: {IMAGE_PLACEHOLDER}\n"
+
+
+def render_prompt(protocol: str, category: str, n_references: int) -> str:
+    """The user turn's text for one row of ``protocol``."""
+    spec = PROMPTS[protocol]
+    question = spec.template.format(object=object_name(category), options=spec.options_text())
+    return role_prefix(n_references) + question

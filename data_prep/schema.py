@@ -1,0 +1,61 @@
+"""The parquet row format: exactly verl's multimodal RLHF schema, with our metadata in ``extra_info``.
+
+verl's ``RLHFDataset`` reads ``prompt`` (a chat list whose user content holds one ``<image>`` per image, in
+order) and ``images`` (a list of ``{"bytes": ...}``); its reward managers pass ``data_source``,
+``reward_model.ground_truth`` and ``extra_info`` to the reward function. An explicit Arrow schema keeps every
+file's types identical, whatever rows it holds (a column that is all null would otherwise change type).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import pyarrow as pa
+
+ABILITY: Final = "industrial_anomaly_detection"
+REWARD_STYLE: Final = "rule"
+
+EXTRA_INFO_TYPE: Final = pa.struct(
+    [
+        ("split", pa.string()),
+        ("index", pa.int64()),
+        ("protocol", pa.string()),
+        ("dataset", pa.string()),
+        ("category", pa.string()),
+        ("label", pa.string()),  # normal | anomalous
+        ("sample_class", pa.string()),  # normal | anomalous, or normal | structural | logical for pair3c
+        ("defect_type", pa.string()),
+        ("anomaly_kind", pa.string()),  # logical | structural on LOCO, null elsewhere
+        ("answer_text", pa.string()),  # the words of the right option, e.g. "defect"
+        ("options", pa.list_(pa.struct([("key", pa.string()), ("text", pa.string())]))),
+        ("query_image", pa.string()),  # relative to the dataset root
+        ("reference_images", pa.list_(pa.string())),
+        ("mask_images", pa.list_(pa.string())),
+    ]
+)
+
+ROW_SCHEMA: Final = pa.schema(
+    [
+        ("data_source", pa.string()),
+        ("prompt", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
+        ("images", pa.list_(pa.struct([("bytes", pa.binary())]))),
+        ("ability", pa.string()),
+        ("reward_model", pa.struct([("style", pa.string()), ("ground_truth", pa.string())])),
+        ("extra_info", EXTRA_INFO_TYPE),
+    ]
+)
+COLUMNS: Final = tuple(ROW_SCHEMA.names)
+
+
+def make_row(
+    *, protocol: str, prompt_text: str, images: list[bytes], ground_truth: str, extra_info: dict[str, Any]
+) -> dict[str, Any]:
+    """One parquet row; ``data_source`` is the protocol, which is what the reward function dispatches on."""
+    return {
+        "data_source": protocol,
+        "prompt": [{"role": "user", "content": prompt_text}],
+        "images": [{"bytes": data} for data in images],
+        "ability": ABILITY,
+        "reward_model": {"style": REWARD_STYLE, "ground_truth": ground_truth},
+        "extra_info": extra_info,
+    }
