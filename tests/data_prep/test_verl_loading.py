@@ -30,7 +30,9 @@ def test_rlhf_dataset_loads_every_row(
             "cache_dir": str(tmp_path / "verl_cache"),
             "max_prompt_length": 2048,
             "filter_overlong_prompts": True,  # runs the processor on each row; any failure would drop the row
-            "filter_overlong_prompts_workers": 1,
+            # None filters in this process: datasets forks a pool for any num_proc >= 1, and a fork after vLLM's
+            # in-process engine has run (earlier in the session) can deadlock.
+            "filter_overlong_prompts_workers": None,
         }
     )
     processor = hf_processor(str(tiny_models.policy))
