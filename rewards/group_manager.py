@@ -7,6 +7,10 @@ of that prompt have reported (or a timeout passes, after which the share of thos
 passes ``extra_info["focal_p"]`` to ``compute_score``. Inside Ray the ledger is one named actor that every
 reward-loop worker shares; outside Ray it is an in-process object.
 
+The other estimate of ``p`` LR-IAD's wording allows, the policy's probability of its own answer
+(``rewards.focal.answer_probability``), is not wired: verl 0.9.1 builds the reward's batch from prompt and
+response ids only (``experimental/agent_loop/agent_loop.py``, ``_compute_score``), without rollout log-probs.
+
 Registered with verl's reward-loop registry (``reward.reward_manager.name=iad_group``) by importing this module,
 which ``rewards.verl_reward`` (the custom reward function's module) does in every process that loads rewards.
 """
