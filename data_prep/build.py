@@ -15,7 +15,7 @@ import platform
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -46,6 +46,32 @@ from data_prep.schema import ROW_SCHEMA, make_row
 MANIFEST_NAME: Final = "manifest.json"
 CHUNK_ROWS: Final = 32
 LIBRARIES: Final = ("iad-reasoner", "pandas", "pyarrow", "pillow", "numpy")
+IMAGE_BYTES_COLUMN: Final = "images.list.element.bytes"
+
+
+def _leaf_paths(field_type: pa.DataType, prefix: str) -> Iterator[str]:
+    """Parquet column paths (``prompt.list.element.content``) of an Arrow type."""
+    if pa.types.is_struct(field_type):
+        for child in field_type:
+            yield from _leaf_paths(child.type, f"{prefix}.{child.name}")
+    elif pa.types.is_list(field_type):
+        yield from _leaf_paths(field_type.value_type, f"{prefix}.list.element")
+    else:
+        yield prefix
+
+
+# Image bytes are PNG/JPEG already: compressing or dictionary-encoding them again costs time for ~7% (BENCHMARKS.md).
+PARQUET_OPTIONS: Final = {
+    "compression": {
+        path: "NONE" if path == IMAGE_BYTES_COLUMN else "ZSTD"
+        for field in ROW_SCHEMA
+        for path in _leaf_paths(field.type, field.name)
+    },
+    "use_dictionary": [
+        path for field in ROW_SCHEMA for path in _leaf_paths(field.type, field.name) if path != IMAGE_BYTES_COLUMN
+    ],
+    "write_statistics": False,
+}
 
 
 @dataclass(frozen=True)
@@ -189,12 +215,14 @@ def _chunks(plans: Sequence[RowPlan], size: int) -> Iterator[Sequence[RowPlan]]:
 
 
 class _Loader:
-    """Loads each chunk's distinct images through the pool, in a fixed order, reusing cached references."""
+    """Loads chunks' distinct images through the pool, reusing cached references; ``prefetch`` starts the next
+    chunk's loads so that reading overlaps with writing the current one."""
 
     def __init__(self, config: BuildConfig, pool: ThreadPoolExecutor) -> None:
         self.config = config
         self.pool = pool
         self.cache = ImageCache()
+        self.pending: dict[tuple[str, str], Future] = {}
 
     def _load(self, key: tuple[str, str]) -> LoadedImage | BadImageError:
         try:
@@ -202,14 +230,24 @@ class _Loader:
         except BadImageError as error:
             return error
 
+    @staticmethod
+    def _keys(chunk: Sequence[RowPlan]) -> list[tuple[str, str]]:
+        return list(dict.fromkeys((plan.dataset, image) for plan in chunk for image in plan.images()))
+
+    def prefetch(self, chunk: Sequence[RowPlan]) -> None:
+        for key in self._keys(chunk):
+            if key not in self.pending and self.cache.get(key) is None:
+                self.pending[key] = self.pool.submit(self._load, key)
+
     def load(self, chunk: Sequence[RowPlan]) -> dict[tuple[str, str], LoadedImage | BadImageError]:
-        keys = list(dict.fromkeys((plan.dataset, image) for plan in chunk for image in plan.images()))
-        found = {key: self.cache.get(key) for key in keys}
-        missing = [key for key, item in found.items() if item is None]
-        for key, item in zip(missing, self.pool.map(self._load, missing), strict=True):
-            found[key] = item
+        self.prefetch(chunk)
+        found: dict[tuple[str, str], LoadedImage | BadImageError] = {}
+        for key in self._keys(chunk):
+            future = self.pending.pop(key, None)
+            item = future.result() if future is not None else (self.cache.get(key) or self._load(key))
             if isinstance(item, LoadedImage):
                 self.cache.put(key, item)
+            found[key] = item
         return found
 
 
@@ -217,9 +255,12 @@ def _write_split(
     config: BuildConfig, plans: Sequence[RowPlan], path: Path, loader: _Loader, progress: tqdm
 ) -> SplitResult:
     result = SplitResult()
-    with pq.ParquetWriter(path, ROW_SCHEMA, compression="zstd", write_statistics=False) as writer:
-        for chunk in _chunks(plans, CHUNK_ROWS):
+    chunks = list(_chunks(plans, CHUNK_ROWS))
+    with pq.ParquetWriter(path, ROW_SCHEMA, **PARQUET_OPTIONS) as writer:
+        for number, chunk in enumerate(chunks):
             images = loader.load(chunk)
+            if number + 1 < len(chunks):
+                loader.prefetch(chunks[number + 1])
             rows = []
             for plan in chunk:
                 loaded = [images[(plan.dataset, image)] for image in plan.images()]

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import random
 import re
 import sys
-import tempfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +23,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from data_prep.images import save_png_atomically
 from data_prep.prompts import IMAGE_PLACEHOLDER
 from data_prep.validate import UnusableInputError, check_parquet_file, load_processor, make_console
 
@@ -175,19 +174,6 @@ def _thumbnail(data: bytes, size: int) -> Image.Image:
     return cell
 
 
-def _save_atomically(image: Image.Image, out_png: Path) -> None:
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{out_png.name}.", suffix=".png", dir=out_png.parent)
-    os.close(handle)
-    try:
-        image.save(temporary, format="PNG")
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, out_png)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def make_pair_sheet(
     path: str | Path, out_png: str | Path, *, per_class: int = 4, size: int = 128, seed: int = 0
 ) -> Path:
@@ -214,7 +200,7 @@ def make_pair_sheet(
                 sheet.paste(_thumbnail(data, size), (left + k * (size + GAP), top))
             caption = f"{category}\n{sample_class}, gt {_ground_truth(rows[number])}, row {number}"
             draw.multiline_text((left, top + size + 2), caption, fill=(20, 20, 20), font=font, spacing=2)
-    _save_atomically(sheet, out)
+    save_png_atomically(sheet, out)
     return out
 
 

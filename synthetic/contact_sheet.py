@@ -7,7 +7,6 @@ download or a synthetic stand-in looks the way a reader expects.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from data_prep.catalog import IMG_EXTENSIONS, LOCO_TEST_CLASSES, validate_categories
+from data_prep.images import save_png_atomically
 
 LABEL_WIDTH: Final = 200
 PAD: Final = 4
@@ -135,19 +135,6 @@ def sheet_size(n_rows: int, per_class: int, size: int) -> tuple[int, int]:
     return LABEL_WIDTH + per_class * (size + PAD) + PAD, n_rows * (size + PAD) + PAD
 
 
-def _save_atomically(image: Image.Image, out_png: Path) -> None:
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{out_png.name}.", suffix=".png", dir=out_png.parent)
-    os.close(handle)
-    try:
-        image.save(temporary, format="PNG")
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, out_png)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def make_contact_sheet(
     root: str | os.PathLike[str],
     dataset: str,
@@ -172,5 +159,5 @@ def make_contact_sheet(
         for c, (image_path, mask_paths) in enumerate(_spread(row.samples, per_class)):
             sheet.paste(_thumbnail(image_path, mask_paths, size), (LABEL_WIDTH + c * (size + PAD), top))
     out = Path(out_png)
-    _save_atomically(sheet, out)
+    save_png_atomically(sheet, out)
     return out
