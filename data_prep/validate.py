@@ -269,9 +269,10 @@ def validate_parquet(
     *,
     apply_chat_template_kwargs: dict[str, Any] | None = None,
     progress: bool = True,
+    max_rows: int | None = None,
 ) -> ValidationReport:
-    """Run every row through verl's dataset and agent-loop tokenization; raises ``UnusableInputError`` first if
-    the file cannot be read as the schema at all."""
+    """Run every row (or the first ``max_rows``) through verl's dataset and agent-loop tokenization; raises
+    ``UnusableInputError`` first if the file cannot be read as the schema at all."""
     from omegaconf import OmegaConf
 
     path = Path(path)
@@ -288,7 +289,8 @@ def validate_parquet(
         )
         pipeline = _make_pipeline(path, processor_dir, config, kwargs)
         report = ValidationReport(path=path, n_rows=len(pipeline.dataset), max_prompt_length=max_prompt_length)
-        for row in tqdm(range(report.n_rows), desc=f"validating {path.name}", unit="row", disable=not progress):
+        checked = report.n_rows if max_rows is None else min(report.n_rows, max_rows)
+        for row in tqdm(range(checked), desc=f"validating {path.name}", unit="row", disable=not progress):
             raw = pipeline.dataset.dataframe[row]
             length, problems = _check_row(pipeline, row, raw, max_prompt_length)
             report.lengths.append(length)
