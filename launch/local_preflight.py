@@ -55,7 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     with LocalRayCluster(
         num_cpus=os.cpu_count() or 2, temp_dir=Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
     ) as ray:
-        print(f"Ray head: {ray.dashboard_url} (logs {ray.log_path})", flush=True)
+        print(f"Ray head: {ray.dashboard_url} (logs {ray.log_path}; token in this process's environment)", flush=True)
+        environ |= ray.client_env
         if judge is not None:
             print(f"starting the judge ({args.judge}) with vLLM ...", flush=True)
             judge.start()

@@ -77,6 +77,9 @@ class ManagedServer:
     def ready_url(self) -> str:
         raise NotImplementedError
 
+    def _ready_headers(self) -> dict[str, str]:
+        return {}
+
     def start(self, timeout_s: float = 300.0) -> Self:
         """Launch the process and block until ``ready_url()`` answers 200."""
         if self.process is not None:
@@ -108,7 +111,8 @@ class ManagedServer:
                     f"log {self.log_path}:\n{log_tail(self.log_path)}"
                 )
             try:
-                with urllib.request.urlopen(self.ready_url(), timeout=2) as response:
+                request = urllib.request.Request(self.ready_url(), headers=self._ready_headers())
+                with urllib.request.urlopen(request, timeout=2) as response:
                     if response.status == 200:
                         return
             except (urllib.error.URLError, ConnectionError, TimeoutError):

@@ -4,11 +4,16 @@
 the workers they spawned, and leaves other Ray clusters on the machine alone (``ray stop`` would not). Ports come
 from the ephemeral range, outside Ray's default worker ports (10002-19999). The dashboard is on because
 ``ray job submit`` talks to its job server.
+
+Ray's GCS listens on every interface whatever ``--node-ip-address`` says, so the head requires a token (Ray 2.60
+token authentication, generated per cluster): clients pass ``client_env`` (``RAY_AUTH_MODE=token`` and
+``RAY_AUTH_TOKEN``), as ``ray job submit``, ``ray status`` and ``ray.init`` read them from the environment.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import sys
 import tempfile
@@ -45,9 +50,16 @@ class LocalRayCluster(ManagedServer):
         self.dashboard_port = dashboard_port or free_port()
         # Ray's unix-socket paths must stay under ~107 bytes, so the temp dir is short.
         self.temp_dir = Path(temp_dir) if temp_dir else Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
+        self.token = secrets.token_hex(32)
         # Job entrypoints ("python ...") resolve against the head's PATH: put this interpreter's venv first.
         path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-        super().__init__(self.temp_dir / "ray-start.log", {"RAY_USAGE_STATS_ENABLED": "0", "PATH": path, **(env or {})})
+        head_env = {"RAY_USAGE_STATS_ENABLED": "0", "PATH": path, **self.client_env, **(env or {})}
+        super().__init__(self.temp_dir / "ray-start.log", head_env)
+
+    @property
+    def client_env(self) -> dict[str, str]:
+        """What a client needs in its environment to reach this cluster."""
+        return {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": self.token}
 
     @property
     def address(self) -> str:
@@ -61,6 +73,9 @@ class LocalRayCluster(ManagedServer):
 
     def ready_url(self) -> str:
         return f"{self.dashboard_url}/api/version"
+
+    def _ready_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
 
     def command(self) -> list[str]:
         return [

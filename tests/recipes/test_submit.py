@@ -60,6 +60,7 @@ def test_ray_job_submit_of_the_fad_tq_preflight(
         "IAD_JUDGE_IN_VERL": "false",
         "IAD_GPUS_PER_NODE": "1",
         "HF_HOME": str(tmp_path / "hf_home"),
+        **ray_cluster.client_env,
     }
     command = submit_command(
         "fad_tq_gpg", [], address=ray_cluster.dashboard_url, preflight_only=True, sample_rows=8, environ=environ

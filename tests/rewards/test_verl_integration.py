@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -132,18 +135,37 @@ def test_rewards_feed_verl_advantage_estimators(tiny_models, tokenizer) -> None:
         assert per_sample[4] > 0 > per_sample[5]
 
 
-@pytest.mark.slow
-def test_reward_loop_manager_on_a_ray_cluster(ray_cluster, tiny_models, tokenizer) -> None:
+def reward_loop_on_cluster(address: str, policy: str) -> dict:
+    """Run in a fresh interpreter: Ray reads its token settings once per process, at import."""
     import ray
     from verl.experimental.reward_loop import RewardLoopManager
+    from verl.utils import hf_tokenizer
 
-    config = verl_config(*reward_overrides(tiny_models.policy, "iad_group", "lr_iad"), "reward.num_workers=2")
-    ray.init(address=ray_cluster.address, ignore_reinit_error=True)
+    config = verl_config(*reward_overrides(policy, "iad_group", "lr_iad"), "reward.num_workers=2")
+    ray.init(address=address)
     try:
-        output = RewardLoopManager(config).compute_rm_score(make_batch(tokenizer))
+        output = RewardLoopManager(config).compute_rm_score(make_batch(hf_tokenizer(policy)))
     finally:
         ray.shutdown()
-    assert output.batch["rm_scores"].shape == (8, RESPONSE_LENGTH)
+    return {
+        "shape": list(output.batch["rm_scores"].shape),
+        "focal_p": output.non_tensor_batch["focal_p"].tolist(),
+        "scores": output.batch["rm_scores"].sum(-1).tolist(),
+    }
+
+
+@pytest.mark.slow
+def test_reward_loop_manager_on_a_ray_cluster(ray_cluster, tiny_models) -> None:
+    code = (
+        "import json, sys; from tests.rewards.test_verl_integration import reward_loop_on_cluster; "
+        f"print('RESULT', json.dumps(reward_loop_on_cluster({ray_cluster.address!r}, {str(tiny_models.policy)!r})))"
+    )
+    env = {**os.environ, **ray_cluster.client_env}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, env=env)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
+    assert result.returncode == 0 and lines, result.stderr[-3000:]
+    output = json.loads(lines[-1].removeprefix("RESULT "))
+    assert output["shape"] == [8, RESPONSE_LENGTH]
     # groups were scored on two workers at random, and still saw their whole group through the ledger actor
-    assert output.non_tensor_batch["focal_p"].tolist() == [0.75] * 4 + [0.25] * 4
-    assert output.batch["rm_scores"].sum(-1).tolist() == pytest.approx([1.0625] * 3 + [1.0, 1.5625] + [1.0] * 3)
+    assert output["focal_p"] == [0.75] * 4 + [0.25] * 4
+    assert output["scores"] == pytest.approx([1.0625] * 3 + [1.0, 1.5625] + [1.0] * 3)
