@@ -328,6 +328,36 @@ def test_train_slurm_runs_an_entrypoint_in_the_ray_cluster(slurm: SlurmCluster) 
 
 
 @needs_slurm
+def test_preflight_of_fad_tq_gpg_runs_as_a_slurm_job(
+    slurm: SlurmCluster, tiny_models: TinyModels, loco_real_counts: Path, tmp_path: Path
+) -> None:
+    """The recipe's preflight, submitted with the job's token inside the SLURM-started Ray cluster, passes."""
+    from data_prep.build import BuildConfig, build
+
+    build(BuildConfig(protocol="pair3c", roots={"mvtec_loco": loco_real_counts}, out=tmp_path / "data" / "pair3c"))
+    env = {
+        **slurm.env,
+        "IAD_DATA_DIR": str(tmp_path / "data"),
+        "IAD_MODEL_PATH": str(tiny_models.policy),
+        "HF_HOME": str(tmp_path / "hf_home"),
+        "HF_HUB_OFFLINE": "1",
+    }
+    result = slurm.run(
+        "sbatch", "--wait", "--nodes=1", "--gpus-per-node=0", str(TRAIN),
+        "--nodes", "1", "--gpus-per-node", "0", "--recipe", "fad_tq_gpg", "--preflight-only",
+        "--", "trainer.n_gpus_per_node=8", "--sample-rows", "4",
+        timeout=300, check=False, env=env,
+    )  # fmt: skip
+    job_id = int(re.search(r"Submitted batch job (\d+)", result.stdout).group(1))
+    output = slurm.output(job_id).read_text()
+    assert result.returncode == 0, f"sbatch --wait -> {result.returncode}: {result.stderr}\n{slurm.tail(job_id)}"
+    for step in ("compose", "registrations", "verl validation", "data", "reward", "judge"):
+        assert re.search(rf"^ok\s+{step}", output, re.MULTILINE), slurm.tail(job_id)
+    assert "resource plan" in output and "SUCCEEDED 0" in output
+    slurm.wait_no_processes(job_id)
+
+
+@needs_slurm
 def test_two_nodes_join_one_token_protected_ray_cluster(slurm: SlurmCluster) -> None:
     """--nodes 2: a head, a worker step on the other node that joins with the job's token, one Ray cluster."""
     code = (
