@@ -22,6 +22,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
+from recipes.compose import RecipeError, compose_recipe
+
 REPO: Final = Path(__file__).resolve().parents[1]
 EXCLUDES: Final = [".venv", ".git", "outputs", "data", "checkpoints", "*.parquet", "*.safetensors", "__pycache__"]
 FORWARDED_PREFIXES: Final = ("IAD_", "HF_", "VLLM_", "TOKENIZERS_")
@@ -87,6 +89,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-wait", action="store_true", help="return once submitted instead of streaming logs")
     parser.add_argument("--submission-id", help="a job id of your choosing")
     args = parser.parse_args(argv)
+    try:  # a typo in the recipe or an override fails here, not after the job has been scheduled
+        compose_recipe(args.recipe, args.overrides)
+    except RecipeError as error:
+        print(f"recipes.submit: error: {error}", file=sys.stderr)
+        return 2
     command = submit_command(
         args.recipe,
         args.overrides,

@@ -270,7 +270,7 @@ def build_tiny_models(root: Path | str, seed: int = 0, overwrite: bool = False) 
         staging.chmod(0o755)
         tokenizer = train_tokenizer()
         build_policy(staging / "policy", tokenizer, seed)
-        build_judge(staging / "judge", train_tokenizer(), seed)
+        build_judge(staging / "judge", tokenizer, seed)  # same vocabulary; the policy is saved already
         _write_manifest(staging, seed)
         if root.exists():
             shutil.rmtree(root)

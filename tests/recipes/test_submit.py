@@ -71,3 +71,10 @@ def test_ray_job_submit_of_the_fad_tq_preflight(
     for step in ("compose", "registrations", "verl validation", "data", "reward", "judge"):
         assert f"ok   {step}" in output
     assert "resource plan" in output and "succeeded" in output
+
+
+def test_a_bad_recipe_fails_before_anything_is_submitted(capsys) -> None:
+    from recipes.submit import main
+
+    assert main(["fad_tq_gpg", "data.bogus_key=1", "--address", "http://127.0.0.1:1"]) == 2
+    assert "data.bogus_key" in capsys.readouterr().err
