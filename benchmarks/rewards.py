@@ -124,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows = rule_rows(args.samples)
     with tempfile.TemporaryDirectory(prefix="bench-rewards-") as folder:
         with console.status("building the tiny judge and starting vLLM (CPU)"):
-            models = build_tiny_models(Path(folder) / "models")
+            models = build_tiny_models(Path(folder) / "models", prime_steps=0)
             server = VLLMServer(
                 models.judge,
                 extra_args=vllm_settings.SERVER_ARGS,

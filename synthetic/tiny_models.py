@@ -38,6 +38,7 @@ QWEN_SPECIAL_TOKENS = (
 REASONING_TOKENS = ("<tool_call>", "</tool_call>", "<think>", "</think>", "<answer>", "</answer>")
 
 VOCAB_SIZE = 2048
+PRIMING_STEPS = 150  # ~25 s on 2 cores; the format is then sampled almost always (synthetic.priming)
 IMAGE_PIXELS = {"min_pixels": 28 * 28 * 4, "max_pixels": 28 * 28 * 16}  # 4 to 16 merged tokens per image
 
 # Qwen2.5-VL's ChatML template, verbatim, plus Qwen3's `enable_thinking` (False pre-fills an empty think block, as
@@ -246,10 +247,16 @@ def build_judge(path: Path, tokenizer, seed: int = 0) -> Path:
     return path
 
 
-def _write_manifest(root: Path, seed: int) -> None:
+def _write_manifest(root: Path, seed: int, priming: dict | None) -> None:
     files = sorted(p for p in root.rglob("*") if p.is_file())
     entries = [{"path": p.relative_to(root).as_posix(), "bytes": p.stat().st_size, "sha256": _sha256(p)} for p in files]
-    manifest = {"generator": "synthetic.tiny_models", "seed": seed, "vocab_size": VOCAB_SIZE, "files": entries}
+    manifest = {
+        "generator": "synthetic.tiny_models",
+        "seed": seed,
+        "vocab_size": VOCAB_SIZE,
+        "policy_priming": priming,
+        "files": entries,
+    }
     (root / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
 
 
@@ -257,8 +264,14 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def build_tiny_models(root: Path | str, seed: int = 0, overwrite: bool = False) -> TinyModels:
-    """Build the policy (``root/policy``) and the judge (``root/judge``) atomically, with a manifest."""
+def build_tiny_models(
+    root: Path | str, seed: int = 0, overwrite: bool = False, prime_steps: int = PRIMING_STEPS
+) -> TinyModels:
+    """Build the policy (``root/policy``) and the judge (``root/judge``) atomically, with a manifest.
+
+    The policy is primed with ``prime_steps`` supervised steps on the answer format (``synthetic.priming``) so
+    that RL rewards vary from the first step; ``prime_steps=0`` keeps it random.
+    """
     root = Path(root)
     if root.exists() and any(root.iterdir()):
         if not overwrite:
@@ -271,7 +284,13 @@ def build_tiny_models(root: Path | str, seed: int = 0, overwrite: bool = False) 
         tokenizer = train_tokenizer()
         build_policy(staging / "policy", tokenizer, seed)
         build_judge(staging / "judge", tokenizer, seed)  # same vocabulary; the policy is saved already
-        _write_manifest(staging, seed)
+        priming = None
+        if prime_steps > 0:
+            from synthetic.priming import prime_policy
+
+            final_loss = prime_policy(staging / "policy", steps=prime_steps, seed=seed)
+            priming = {"steps": prime_steps, "final_loss": round(final_loss, 6)}
+        _write_manifest(staging, seed, priming)
         if root.exists():
             shutil.rmtree(root)
         staging.rename(root)
@@ -285,9 +304,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="folder to create (policy/ and judge/ inside)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--overwrite", action="store_true")
+    parser.add_argument(
+        "--prime-steps", type=int, default=PRIMING_STEPS, help="format-priming steps for the policy (0: random)"
+    )
     args = parser.parse_args(argv)
     try:
-        models = build_tiny_models(args.out, seed=args.seed, overwrite=args.overwrite)
+        models = build_tiny_models(args.out, seed=args.seed, overwrite=args.overwrite, prime_steps=args.prime_steps)
     except FileExistsError as error:
         parser.error(str(error))
     print(f"policy: {models.policy}\njudge:  {models.judge}")

@@ -86,8 +86,8 @@ def _manifest_hashes(root: Path) -> dict[str, str]:
 
 
 def test_build_is_deterministic(tmp_path: Path) -> None:
-    first = build_tiny_models(tmp_path / "a", seed=3)
-    second = build_tiny_models(tmp_path / "b", seed=3)
+    first = build_tiny_models(tmp_path / "a", seed=3, prime_steps=3)
+    second = build_tiny_models(tmp_path / "b", seed=3, prime_steps=3)
     assert _manifest_hashes(first.root) == _manifest_hashes(second.root)
     assert "policy/model.safetensors" in _manifest_hashes(first.root)
 
@@ -96,5 +96,30 @@ def test_build_refuses_non_empty_target(tmp_path: Path) -> None:
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / "keep.txt").write_text("x")
     with pytest.raises(FileExistsError, match="overwrite"):
-        build_tiny_models(tmp_path / "models")
+        build_tiny_models(tmp_path / "models", prime_steps=0)
     assert (tmp_path / "models" / "keep.txt").read_text() == "x"
+
+
+def test_primed_policy_samples_the_answer_format(tiny_models: TinyModels) -> None:
+    """Random weights never write the format (all rewards 0, all advantages 0); the primed policy does."""
+    import torch
+    from transformers import AutoProcessor, Qwen2_5_VLForConditionalGeneration
+
+    from rewards.parsing import parse_response
+    from synthetic.priming import priming_examples
+
+    processor = AutoProcessor.from_pretrained(tiny_models.policy)
+    model = Qwen2_5_VLForConditionalGeneration.from_pretrained(tiny_models.policy, dtype=torch.float32)
+    prompt, _, _ = next(example for example in priming_examples(9, seed=7) if example[2] == 0)
+    text = processor.apply_chat_template(
+        [{"role": "user", "content": [{"type": "text", "text": prompt}]}], tokenize=False, add_generation_prompt=True
+    )
+    inputs = processor(text=[text] * 8, return_tensors="pt")
+    torch.manual_seed(0)
+    out = model.generate(**inputs, max_new_tokens=48, do_sample=True, temperature=1.0)
+    responses = processor.batch_decode(out[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+    parsed = [parse_response(response) for response in responses]
+    assert sum(p.format_ok for p in parsed) >= 6, responses
+    assert len({p.answer for p in parsed if p.format_ok}) >= 2, responses  # answers vary: rewards will too
+    manifest = json.loads((tiny_models.root / "manifest.json").read_text())
+    assert manifest["policy_priming"]["steps"] > 0

@@ -1,0 +1,93 @@
+"""Teach the tiny random-weight policy the answer format, so that RL on CPU has rewards that vary.
+
+A random model never writes ``<think>…</think><answer>…</answer>``: every reward is 0, every advantage is 0,
+and a training step, although it runs, computes a zero gradient. A few hundred supervised steps on responses in
+the papers' format, with answers drawn uniformly from each protocol's options (``data_prep.prompts``), give a
+policy that samples the format most of the time and each option about equally often: accuracy then differs
+between rollouts of a group, which is what GRPO and GPG learn from. The images are random noise through the
+real processor, so the vision tower and the image-token path are trained as they will be used.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from data_prep.prompts import (
+    ANSWER_CLOSE,
+    ANSWER_OPEN,
+    IMAGE_PLACEHOLDER,
+    PROMPTS,
+    THINK_CLOSE,
+    THINK_OPEN,
+    render_prompt,
+)
+
+THINK_PHRASES = (
+    "the query matches the reference",
+    "a part looks different",
+    "the object has a scratch",
+    "one component is missing",
+    "the colour is wrong",
+    "nothing looks broken",
+)
+OBJECT_CATEGORIES = ("breakfast_box", "juice_bottle", "pushpins", "screw_bag", "splicing_connectors", "bottle")
+
+
+def format_response(think: str, answer: str) -> str:
+    return f"{THINK_OPEN}{think}{THINK_CLOSE} {ANSWER_OPEN}{answer}{ANSWER_CLOSE}"
+
+
+def priming_examples(n: int, seed: int) -> list[tuple[str, str, int]]:
+    """``n`` (prompt text, response, number of images) over all protocols, deterministic in ``seed``."""
+    rng = random.Random(seed)
+    protocols = sorted(PROMPTS)
+    examples = []
+    for index in range(n):
+        protocol = protocols[index % len(protocols)]
+        spec = PROMPTS[protocol]
+        n_references = 0 if protocol == "single-ab" else 1
+        prompt = render_prompt(protocol, rng.choice(OBJECT_CATEGORIES), n_references)
+        response = format_response(rng.choice(THINK_PHRASES), rng.choice(spec.answer_keys))
+        examples.append((prompt, response, prompt.count(IMAGE_PLACEHOLDER)))
+    return examples
+
+
+def prime_policy(policy_dir: Path, steps: int = 150, batch_size: int = 8, lr: float = 3e-3, seed: int = 0) -> float:
+    """Fine-tune the saved policy in place on formatted responses (loss on the response only); the final loss."""
+    import numpy as np
+    import torch
+    from PIL import Image
+    from transformers import AutoProcessor, Qwen2_5_VLForConditionalGeneration
+
+    torch.manual_seed(seed)
+    processor = AutoProcessor.from_pretrained(policy_dir)
+    model = Qwen2_5_VLForConditionalGeneration.from_pretrained(policy_dir, dtype=torch.float32)
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    rng = np.random.default_rng(seed)
+    examples = priming_examples(steps * batch_size, seed)
+    loss_value = float("nan")
+    for step in range(steps):
+        batch = examples[step * batch_size : (step + 1) * batch_size]
+        losses = []
+        for prompt, response, n_images in batch:
+            images = [Image.fromarray(rng.integers(0, 256, (56, 56, 3), dtype=np.uint8)) for _ in range(n_images)]
+            content = [{"type": "image"} for _ in range(n_images)] + [
+                {"type": "text", "text": prompt.replace(IMAGE_PLACEHOLDER, "").strip()}
+            ]
+            messages = [{"role": "user", "content": content}]
+            prompt_text = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            full = processor(text=[prompt_text + response + "<|im_end|>"], images=images or None, return_tensors="pt")
+            prompt_len = processor(text=[prompt_text], images=images or None, return_tensors="pt")["input_ids"].shape[1]
+            labels = full["input_ids"].clone()
+            labels[:, :prompt_len] = -100
+            losses.append(model(**full, labels=labels).loss)
+        loss = torch.stack(losses).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        loss_value = float(loss.detach())
+    model.eval()
+    model.save_pretrained(policy_dir)
+    return loss_value
