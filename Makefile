@@ -40,9 +40,9 @@ test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"
 
 # The main job on its built-in default: synthetic MVTec LOCO AD with the official counts -> FAD-TQ pair3c parquet
-# -> a sheet of training pairs -> the fad_tq_gpg recipe's preflight as a real `ray job submit` on a local Ray
-# head, with the tiny Qwen2.5-VL policy and the tiny Qwen3 judge served by vLLM on loopback; it ends with the
-# resource plan an 8-GPU run would launch.
+# -> a sheet of training pairs -> the fad_tq_gpg recipe on CPU (+overlay=cpu): preflight, then 2 real verl GPG
+# steps with the tiny primed Qwen2.5-VL policy and the tiny Qwen3 thinking-quality judge served by vLLM on
+# loopback -> the last checkpoint merged into a Hugging Face model (outputs/demo/run).
 demo: setup
 	$(BIN)/iad-synth mvtec_loco --preset real-counts --out $(DEMO_DIR)/mvtec_loco --overwrite \
 		--contact-sheet $(DEMO_DIR)/mvtec_loco_contact_sheet.png
@@ -50,8 +50,9 @@ demo: setup
 	$(BIN)/iad-data build --protocol pair3c --root mvtec_loco=$(DEMO_DIR)/mvtec_loco --out $(DEMO_DIR)/pair3c \
 		--workers 2 --overwrite
 	$(BIN)/iad-data inspect $(DEMO_DIR)/pair3c/train.parquet --sheet $(DEMO_DIR)/pair3c_train_pairs.png
-	HF_HOME=$(abspath $(DEMO_DIR))/hf_home $(BIN)/python -m launch.local_preflight --recipe fad_tq_gpg \
-		--data-dir $(DEMO_DIR) --model $(DEMO_DIR)/tiny_models/policy --judge $(DEMO_DIR)/tiny_models/judge
+	HF_HOME=$(abspath $(DEMO_DIR))/hf_home $(BIN)/python -m launch.cpu_train --recipe fad_tq_gpg \
+		--data-dir $(DEMO_DIR) --model $(DEMO_DIR)/tiny_models/policy --judge $(DEMO_DIR)/tiny_models/judge \
+		--out $(DEMO_DIR)/run --overwrite
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache

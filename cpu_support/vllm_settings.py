@@ -12,6 +12,9 @@ KV_CACHE_BYTES = 256 * 2**20
 # The engine core in the server's own process: one process to start, stop and account for.
 ENV = {"VLLM_ENABLE_V1_MULTIPROCESSING": "0", "VLLM_CPU_KVCACHE_SPACE": "1", "HF_HUB_OFFLINE": "1"}
 
+# For verl's rollout servers (the CPU platform's ``rollout_env_vars``): verl drives the engine core itself.
+ROLLOUT_ENV = {"VLLM_CPU_KVCACHE_SPACE": "1", "HF_HUB_OFFLINE": "1"}
+
 # A random-weight model never closes its JSON; without this, xgrammar lets it pad whitespace up to max_tokens.
 STRUCTURED_OUTPUTS_CONFIG = '{"backend": "xgrammar", "disable_any_whitespace": true}'
 

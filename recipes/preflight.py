@@ -68,7 +68,16 @@ def check_registrations(config: DictConfig) -> str:
         raise PreflightError(
             f"reward.reward_manager.name={manager.name} is not registered; known: {sorted(REWARD_MANAGER)}"
         )
-    return f"estimator {estimator}, reward manager {manager.name}"
+    trainer_mode = _node(config, "trainer.v1.trainer_mode")
+    if config.trainer.use_v1 and trainer_mode is not None:
+        import verl.trainer.ppo.v1.trainer_sync  # noqa: F401  (recipes.trainer registers iad_sync on its import)
+        from verl.trainer.ppo.v1.trainer_base import TRAINER_REGISTRY
+
+        if trainer_mode not in TRAINER_REGISTRY:
+            raise PreflightError(
+                f"trainer.v1.trainer_mode={trainer_mode} is not registered; known: {sorted(TRAINER_REGISTRY)}"
+            )
+    return f"estimator {estimator}, reward manager {manager.name}, trainer {trainer_mode}"
 
 
 def _one_line(error: BaseException) -> str:

@@ -40,9 +40,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(__doc__.strip())
         print(f"\nrecipes: {', '.join(list_recipes())}")
         return 0 if args else 2
+    from cpu_support.verl_cpu import CPUModeError, require_ready
+
     try:
+        require_ready()  # on CPU only: refuse here, with the fix, rather than deep inside a Ray worker
         config = compose_recipe(args[0], args[1:])
-    except RecipeError as error:
+    except (RecipeError, CPUModeError) as error:
         print(f"recipes.train: error: {error}", file=sys.stderr)
         return 2
     train(config)

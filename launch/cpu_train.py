@@ -1,0 +1,257 @@
+"""Real verl training steps on this machine, without accelerators: preflight, judge, train, merge, summary.
+
+    python -m launch.cpu_train --recipe fad_tq_gpg --data-dir outputs/demo \
+        --model outputs/demo/tiny_models/policy --judge outputs/demo/tiny_models/judge --out outputs/demo/run
+
+Any recipe runs with the CPU overlay (``recipes/config/overlay/cpu.yaml``: fsdp2, sdpa, eager vLLM, small
+batch and lengths, fake GPUs) on top, nothing of it in the recipe itself. verl starts its own local Ray; the
+judge, when given, is a vLLM server on loopback that the reward reaches through ``IAD_JUDGE_URL``. The run
+writes ``train.log``, TensorBoard events (``tensorboard/``), verl checkpoints (``checkpoints/``) and the last
+one merged into a Hugging Face model (``hf_model/``), then prints the metrics of each step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from cpu_support import vllm_settings
+from launch.vllm_server import VLLMServer
+
+OVERLAY = "+overlay=cpu"
+STEP_LINE = re.compile(r"\bstep:(\d+) - ")
+# What the summary shows of each step, in this order (verl's names; reward/* from recipes.trainer).
+SUMMARY_METRICS = (
+    "actor/grad_norm",
+    "actor/pg_loss",
+    "reward/score/mean",
+    "reward/format/mean",
+    "reward/acc/mean",
+    "reward/tq/mean",
+    "reward/judge_success_rate",
+    "training/rollout_probs_diff_mean",
+    "response_length/mean",
+    "timing_s/gen",
+    "timing_s/update_actor",
+    "timing_s/update_weights",
+    "timing_s/step",
+)
+
+
+@dataclass(frozen=True)
+class CPURun:
+    """Where one CPU training run wrote its outputs."""
+
+    out: Path
+    returncode: int
+    seconds: float
+
+    @property
+    def log(self) -> Path:
+        return self.out / "train.log"
+
+    @property
+    def tensorboard(self) -> Path:
+        return self.out / "tensorboard"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.out / "checkpoints"
+
+    def scalars(self) -> dict[str, dict[int, float]]:
+        """Every scalar verl logged to TensorBoard: ``{tag: {step: value}}``."""
+        return read_scalars(self.tensorboard)
+
+
+def read_scalars(folder: Path) -> dict[str, dict[int, float]]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    scalars: dict[str, dict[int, float]] = {}
+    for events in sorted(folder.rglob("events.out.tfevents.*")):
+        accumulator = EventAccumulator(str(events), size_guidance={"scalars": 0})
+        accumulator.Reload()
+        for tag in accumulator.Tags()["scalars"]:
+            scalars.setdefault(tag, {}).update({event.step: event.value for event in accumulator.Scalars(tag)})
+    return scalars
+
+
+def train_command(recipe: str, overrides: Sequence[str], out: Path) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "recipes.train",
+        recipe,
+        OVERLAY,
+        f"trainer.default_local_dir={out / 'checkpoints'}",
+        *overrides,
+    ]
+
+
+def train_env(data_dir: Path, model: Path, out: Path, judge_url: str | None) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key not in ("RAY_ADDRESS", "RAY_API_SERVER_ADDRESS")}
+    env |= {
+        "IAD_DATA_DIR": str(data_dir.resolve()),
+        "IAD_MODEL_PATH": str(model.resolve()),
+        "TENSORBOARD_DIR": str((out / "tensorboard").resolve()),
+        "HF_HUB_OFFLINE": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.setdefault("HF_HOME", str((out / "hf_home").resolve()))
+    if judge_url is not None:
+        env |= {"IAD_JUDGE_URL": judge_url, "IAD_JUDGE_IN_VERL": "false"}
+    else:
+        env.setdefault("IAD_JUDGE_IN_VERL", "false")  # no judge given: none in verl either, unless asked for
+    return env
+
+
+def run_training(
+    recipe: str,
+    *,
+    data_dir: Path,
+    model: Path,
+    out: Path,
+    judge_url: str | None = None,
+    overrides: Sequence[str] = (),
+    on_step: Callable[[int], None] | None = None,
+    extra_env: Mapping[str, str] | None = None,
+) -> CPURun:
+    """``recipes.train <recipe> +overlay=cpu`` as a child process; its output goes to ``out/train.log``."""
+    out.mkdir(parents=True, exist_ok=True)
+    env = train_env(data_dir, model, out, judge_url) | dict(extra_env or {})
+    started = time.perf_counter()
+    with (out / "train.log").open("w") as log:
+        process = subprocess.Popen(
+            train_command(recipe, overrides, out),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            start_new_session=True,
+        )
+        assert process.stdout is not None
+        for line in process.stdout:
+            log.write(line)
+            match = STEP_LINE.search(line)
+            if match and on_step is not None:
+                on_step(int(match[1]))
+        returncode = process.wait()
+    return CPURun(out=out, returncode=returncode, seconds=time.perf_counter() - started)
+
+
+def merge_last_checkpoint(run: CPURun) -> Path:
+    """The run's last checkpoint as a Hugging Face model in ``out/hf_model`` (verl's merger), loaded once."""
+    from recipes.merge import actor_folder, merge_command
+
+    target = run.out / "hf_model"
+    result = subprocess.run(
+        merge_command(actor_folder(run.checkpoints), target), capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"verl's model merger failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+    from transformers import AutoModelForImageTextToText
+
+    AutoModelForImageTextToText.from_pretrained(target)
+    return target
+
+
+def summary_table(scalars: Mapping[str, Mapping[int, float]]) -> Table:
+    steps = sorted({step for values in scalars.values() for step in values})
+    table = Table(title="training metrics per step (TensorBoard)")
+    table.add_column("metric")
+    for step in steps:
+        table.add_column(f"step {step}", justify="right")
+    for tag in SUMMARY_METRICS:
+        if tag in scalars:
+            table.add_row(tag, *(f"{scalars[tag][step]:.4g}" if step in scalars[tag] else "" for step in steps))
+    return table
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipe", default="fad_tq_gpg")
+    parser.add_argument("--data-dir", type=Path, required=True, help="IAD_DATA_DIR: holds <dataset>/train.parquet")
+    parser.add_argument("--model", type=Path, required=True, help="the policy's folder (e.g. the tiny policy)")
+    parser.add_argument("--judge", type=Path, help="a judge model folder to serve with vLLM on loopback")
+    parser.add_argument("--out", type=Path, required=True, help="folder for the log, events, checkpoints, model")
+    parser.add_argument("--steps", type=int, default=2, help="training steps (trainer.total_training_steps)")
+    parser.add_argument("--skip-preflight", action="store_true")
+    parser.add_argument("--overwrite", action="store_true", help="replace --out (verl would resume from it)")
+    parser.add_argument("overrides", nargs="*", help="more Hydra overrides for the recipe")
+    args = parser.parse_args(argv)
+    for name, path in (("--data-dir", args.data_dir), ("--model", args.model), ("--judge", args.judge)):
+        if path is not None and not path.exists():
+            parser.error(f"{name} {path} does not exist")
+    if args.out.exists() and any(args.out.iterdir()):
+        if not args.overwrite:
+            parser.error(f"--out {args.out} is not empty (verl would resume from its checkpoints); pass --overwrite")
+        shutil.rmtree(args.out)
+    from cpu_support.verl_cpu import CPUModeError, require_ready
+
+    try:
+        require_ready()
+    except CPUModeError as error:
+        print(f"launch.cpu_train: error: {error}", file=sys.stderr)
+        return 2
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    overrides = [f"trainer.total_training_steps={args.steps}", f"trainer.save_freq={args.steps}", *args.overrides]
+    judge = None
+    if args.judge is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        judge = VLLMServer(
+            args.judge, extra_args=vllm_settings.SERVER_ARGS, env=vllm_settings.ENV, log_path=args.out / "judge.log"
+        )
+    try:
+        if judge is not None:
+            console.print(f"starting the judge ({args.judge}) with vLLM on loopback ...")
+            judge.start()
+            console.print(f"judge: {judge.base_url}")
+        env = train_env(args.data_dir, args.model, args.out, judge.base_url if judge else None)
+        if not args.skip_preflight:
+            from recipes.preflight import run_preflight
+
+            os.environ.update(env)
+            results = run_preflight(args.recipe, [OVERLAY, *overrides], sample_rows=8, console=console)
+            if not all(result.ok for result in results):
+                return 1
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
+            TimeElapsedColumn(), console=console,
+        ) as progress:  # fmt: skip
+            task = progress.add_task(f"training {args.recipe} on CPU (log: {args.out / 'train.log'})", total=args.steps)
+            run = run_training(
+                args.recipe,
+                data_dir=args.data_dir,
+                model=args.model,
+                out=args.out,
+                judge_url=judge.base_url if judge else None,
+                overrides=overrides,
+                on_step=lambda step: progress.update(task, completed=step),
+            )
+    finally:
+        if judge is not None:
+            judge.stop()
+    if run.returncode != 0:
+        console.print(f"[red]training failed[/red] (exit {run.returncode}); the end of {run.log}:")
+        console.print(run.log.read_text()[-4000:], markup=False, highlight=False)
+        return run.returncode
+    console.print(f"trained in {run.seconds:.0f} s; TensorBoard events in {run.tensorboard}")
+    console.print(summary_table(run.scalars()))
+    model = merge_last_checkpoint(run)
+    console.print(f"last checkpoint merged into a Hugging Face model that loads: {model}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""verl's synchronous V1 trainer, plus the reward's sub-scores as training metrics.
+
+verl 0.9.1 logs ``reward_extra_info`` for validation only; during training the score is one number. Every
+reward here returns named sub-scores (``rewards.composite.SUBSCORE_KEYS``: format, accuracy, thinking quality,
+the judge's calls and failures, ...), and a run is only readable with them, so this trainer adds
+``reward/<key>/mean`` for each numeric sub-score and ``reward/judge_success_rate`` (judge answers that parsed,
+over judge calls) to the metrics of every step. Registered as trainer mode ``iad_sync`` through verl's
+``register_trainer``; ``recipes/config/iad_base.yaml`` selects it.
+
+It overrides the protected ``_compute_metrics`` (the only place that sees the step's batch before it is cleared
+from the TransferQueue); ``tests/cpu_support/test_verl_cpu_canary.py`` watches that method's source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from numbers import Real
+from types import ModuleType
+from typing import Any
+
+TRAINER_MODE = "iad_sync"
+WATCHED = ("verl.trainer.ppo.v1.trainer_base.PPOTrainer._compute_metrics",)
+
+
+def reward_component_metrics(extra_infos: Iterable[Mapping[str, Any] | None]) -> dict[str, float]:
+    """Mean of each numeric sub-score over the rollouts, and the judge's success rate where it was called."""
+    sums: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    for info in extra_infos:
+        for key, value in (info or {}).items():
+            if isinstance(value, Real):  # bool and numpy scalars included
+                sums[key] = sums.get(key, 0.0) + float(value)
+                counts[key] = counts.get(key, 0) + 1
+    metrics = {f"reward/{key}/mean": sums[key] / counts[key] for key in sorted(sums)}
+    if sums.get("judge_called", 0.0) > 0:
+        metrics["reward/judge_success_rate"] = sums.get("judge_ok", 0.0) / sums["judge_called"]
+    return metrics
+
+
+def register(trainer_sync: ModuleType) -> None:
+    """Register ``iad_sync`` on top of ``verl.trainer.ppo.v1.trainer_sync`` (called right after its import)."""
+    import numpy as np
+    import transfer_queue as tq
+    from verl.trainer.ppo.v1.trainer_base import TRAINER_REGISTRY, register_trainer
+
+    if TRAINER_MODE in TRAINER_REGISTRY:
+        return
+
+    class IADPPOTrainerSync(trainer_sync.PPOTrainerSync):
+        def _compute_metrics(self, batch, metrics, timing_raw, global_steps, epoch):  # noqa: ANN001, ANN202
+            data = tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=["extra_fields"])
+            keep = np.array([not tag.get("is_padding", False) for tag in batch.tags], dtype=bool)
+            extra_fields = [field for field, kept in zip(data.pop("extra_fields").tolist(), keep, strict=True) if kept]
+            infos = [field.get("reward_extra_info") if isinstance(field, dict) else None for field in extra_fields]
+            metrics.update(reward_component_metrics(infos))
+            return super()._compute_metrics(batch, metrics, timing_raw, global_steps, epoch)
+
+    IADPPOTrainerSync.__module__, IADPPOTrainerSync.__qualname__ = __name__, "IADPPOTrainerSync"
+    globals()["IADPPOTrainerSync"] = IADPPOTrainerSync
+    register_trainer(TRAINER_MODE)(IADPPOTrainerSync)
