@@ -42,7 +42,8 @@ test-fast: setup
 # The main job on its built-in default: synthetic MVTec LOCO AD with the official counts -> FAD-TQ pair3c parquet
 # -> a sheet of training pairs -> the fad_tq_gpg recipe on CPU (+overlay=cpu): preflight, then 2 real verl GPG
 # steps with the tiny primed Qwen2.5-VL policy and the tiny Qwen3 thinking-quality judge served by vLLM on
-# loopback -> the last checkpoint merged into a Hugging Face model (outputs/demo/run).
+# loopback -> the last checkpoint merged into a Hugging Face model (outputs/demo/run) -> the policy before and
+# after training evaluated on the 968 test pairs with vLLM -> FAD-TQ's tables, plots, McNemar (outputs/demo/eval).
 demo: setup
 	$(BIN)/iad-synth mvtec_loco --preset real-counts --out $(DEMO_DIR)/mvtec_loco --overwrite \
 		--contact-sheet $(DEMO_DIR)/mvtec_loco_contact_sheet.png
@@ -53,6 +54,12 @@ demo: setup
 	HF_HOME=$(abspath $(DEMO_DIR))/hf_home $(BIN)/python -m launch.cpu_train --recipe fad_tq_gpg \
 		--data-dir $(DEMO_DIR) --model $(DEMO_DIR)/tiny_models/policy --judge $(DEMO_DIR)/tiny_models/judge \
 		--out $(DEMO_DIR)/run --overwrite
+	$(BIN)/python -m evaluation run --model $(DEMO_DIR)/tiny_models/policy --name tiny-policy \
+		--test-file $(DEMO_DIR)/pair3c/test.parquet --out $(DEMO_DIR)/eval/before --cpu-settings --overwrite
+	$(BIN)/python -m evaluation run --model $(DEMO_DIR)/run/hf_model --name tiny-policy+2-gpg-steps \
+		--test-file $(DEMO_DIR)/pair3c/test.parquet --out $(DEMO_DIR)/eval/after --cpu-settings --overwrite
+	$(BIN)/python -m evaluation report $(DEMO_DIR)/eval/before/metrics.json $(DEMO_DIR)/eval/after/metrics.json \
+		--out $(DEMO_DIR)/eval/report
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache

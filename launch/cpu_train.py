@@ -28,6 +28,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from cpu_support import vllm_settings
+from evaluation.tensorboard import read_scalars
 from launch.vllm_server import VLLMServer
 
 OVERLAY = "+overlay=cpu"
@@ -73,18 +74,6 @@ class CPURun:
     def scalars(self) -> dict[str, dict[int, float]]:
         """Every scalar verl logged to TensorBoard: ``{tag: {step: value}}``."""
         return read_scalars(self.tensorboard)
-
-
-def read_scalars(folder: Path) -> dict[str, dict[int, float]]:
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    scalars: dict[str, dict[int, float]] = {}
-    for events in sorted(folder.rglob("events.out.tfevents.*")):
-        accumulator = EventAccumulator(str(events), size_guidance={"scalars": 0})
-        accumulator.Reload()
-        for tag in accumulator.Tags()["scalars"]:
-            scalars.setdefault(tag, {}).update({event.step: event.value for event in accumulator.Scalars(tag)})
-    return scalars
 
 
 def train_command(recipe: str, overrides: Sequence[str], out: Path) -> list[str]:

@@ -1,0 +1,133 @@
+"""``python -m evaluation run|report|judge``: a model on a test parquet -> records, metrics, the papers' tables.
+
+    python -m evaluation run --model outputs/demo/run/hf_model --test-file outputs/demo/pair3c/test.parquet \
+        --out outputs/demo/eval                                    # vLLM in this process (GPU or CPU build)
+    python -m evaluation run --base-url http://host:8000/v1 --served-model Qwen2.5-VL-72B-Instruct \
+        --test-file data/pair3c/test.parquet --out evals/qwen72b   # any OpenAI-compatible endpoint
+    python -m evaluation report evals/ours/metrics.json evals/qwen72b/metrics.json --out evals/report
+    python -m evaluation judge --records evals/ours/records.jsonl --judge-url http://127.0.0.1:8001/v1
+
+A killed ``run`` continues where it stopped when run again with the same ``--out``. Training curves of several
+runs: ``python -m evaluation.compare_runs``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from evaluation.runner import (
+    METRICS,
+    RECORDS,
+    EvaluationError,
+    OpenAIBackend,
+    VLLMBackend,
+    claim_output,
+    compute_metrics,
+    fingerprint,
+    load_samples,
+    read_records,
+    run,
+    write_json,
+)
+
+
+def _run(args: argparse.Namespace) -> int:
+    samples = load_samples(args.test_file, args.limit)
+    if args.base_url and not args.served_model:
+        raise EvaluationError("--base-url needs --served-model (the name the endpoint serves)")
+    if not args.base_url and args.model is None:
+        raise EvaluationError("give --model (vLLM in this process) or --base-url (an OpenAI-compatible endpoint)")
+    name = args.name or (args.served_model if args.base_url else args.model.name)
+    run_info = {
+        "name": name,
+        "backend": f"openai:{args.served_model}@{args.base_url}" if args.base_url else f"vllm:{args.model}",
+        "model_files": None if args.base_url else fingerprint(args.model),
+        "test_file": str(args.test_file),
+        "test_file_fingerprint": fingerprint(args.test_file),
+        "limit": args.limit,
+        "max_tokens": args.max_tokens,
+    }
+    claim_output(args.out, run_info, overwrite=args.overwrite)  # before the engine starts: refusals are quick
+    if args.base_url:
+        backend = OpenAIBackend(args.base_url, args.served_model, max_tokens=args.max_tokens)
+    else:
+        kwargs = {}
+        if args.cpu_settings:
+            from cpu_support import vllm_settings
+
+            kwargs = dict(vllm_settings.OFFLINE_KWARGS)
+        max_images = max(sum(part["type"] == "image_url" for part in s.messages[0]["content"]) for s in samples)
+        backend = VLLMBackend(args.model, max_tokens=args.max_tokens, max_images=max(max_images, 1), **kwargs)
+    records = run(samples, backend, args.out, batch_size=args.batch_size)
+    metrics = compute_metrics(records, model=name, test_file=str(args.test_file))
+    write_json(args.out / METRICS, metrics)
+    overall = metrics["overall"]
+    print(
+        f"{len(records)} samples: accuracy {overall['accuracy']:.3f} (95% CI {metrics['ci']['accuracy'][0]:.3f}-"
+        f"{metrics['ci']['accuracy'][1]:.3f}), macro-F1 {overall['macro_f1']:.3f}, Balance "
+        f"{overall['balance_score'] if overall['balance_score'] is not None else float('nan'):.3f}, "
+        f"format {overall['format_rate']:.3f}, missing {overall['n_missing']} -> {args.out / METRICS}"
+    )
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from evaluation.report import write_report
+
+    records = [path.parent / RECORDS for path in args.metrics]
+    written = write_report(list(args.metrics), args.out, [p for p in records if p.exists()] or None)
+    for path in written:
+        print(path)
+    return 0
+
+
+def _judge(args: argparse.Namespace) -> int:
+    from evaluation.judge_pass import judge_records
+
+    records = read_records(args.records)
+    if not records:
+        raise EvaluationError(f"{args.records} holds no records")
+    summary = judge_records(records, args.records.with_name("judged.jsonl"), judge_url=args.judge_url)
+    print(summary)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m evaluation", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    run_parser = commands.add_parser("run", help="answer every row of a test parquet, then compute the metrics")
+    run_parser.add_argument("--test-file", type=Path, required=True)
+    run_parser.add_argument("--out", type=Path, required=True, help="folder for records.jsonl and metrics.json")
+    run_parser.add_argument("--model", type=Path, help="a Hugging Face model folder for vLLM in this process")
+    run_parser.add_argument("--base-url", help="an OpenAI-compatible endpoint instead, e.g. http://host:8000/v1")
+    run_parser.add_argument("--served-model", help="the model name the endpoint serves")
+    run_parser.add_argument("--batch-size", type=int, default=64, help="rows per batch (and per resume point)")
+    run_parser.add_argument("--max-tokens", type=int, default=512)
+    run_parser.add_argument("--limit", type=int, help="only the first N rows")
+    run_parser.add_argument("--name", help="the model's name in tables (default: the model folder's name)")
+    run_parser.add_argument("--overwrite", action="store_true", help="start over instead of resuming --out")
+    run_parser.add_argument(
+        "--cpu-settings", action="store_true", help="vLLM's CPU build settings (eager, fixed KV cache)"
+    )
+    run_parser.set_defaults(handler=_run)
+    report_parser = commands.add_parser("report", help="the papers' tables and plots from one or more metrics.json")
+    report_parser.add_argument("metrics", type=Path, nargs="+")
+    report_parser.add_argument("--out", type=Path, required=True)
+    report_parser.set_defaults(handler=_report)
+    judge_parser = commands.add_parser("judge", help="score the reasoning of evaluated responses with the judge")
+    judge_parser.add_argument("--records", type=Path, required=True)
+    judge_parser.add_argument("--judge-url", required=True)
+    judge_parser.set_defaults(handler=_judge)
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except EvaluationError as error:
+        print(f"python -m evaluation: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

