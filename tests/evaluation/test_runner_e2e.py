@@ -77,6 +77,21 @@ def test_pair3c_metrics_are_consistent_with_the_records(pair3c_run: Path) -> Non
     assert set(metrics["by_category"]) == {record["category"] for record in records}
 
 
+def _report(metrics: list[Path], out: Path) -> str:
+    command = [sys.executable, "-m", "evaluation", "report", *map(str, metrics), "--out", str(out)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert list(out.glob("confusion_*.png")) and (out / "category_accuracy.png").stat().st_size > 5000
+    return (out / "report.md").read_text()
+
+
+def test_pair3c_report_has_the_papers_tables_and_plots(pair3c_run: Path, tmp_path: Path) -> None:
+    report = _report([pair3c_run / METRICS], tmp_path / "report")
+    assert "FAD-TQ, Table 2" in report and "published (FAD-TQ, Table 2)" in report
+    accuracy = json.loads((pair3c_run / METRICS).read_text())["overall"]["accuracy"]
+    assert f"{100 * accuracy:.2f}" in report or f"{100 * accuracy:.1f}" in report
+
+
 def test_single_ab_on_cpu_has_f1_for_the_defect_class(
     tiny_models: TinyModels, small_roots: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -85,6 +100,8 @@ def test_single_ab_on_cpu_has_f1_for_the_defect_class(
     assert metrics["protocol"] == "single-ab"
     assert metrics["overall"]["f1_positive"] is not None and metrics["overall"]["macro_f1"] is not None
     assert "f1_positive" in metrics["ci"]
+    report = _report([tmp_path / "eval" / METRICS], tmp_path / "report")
+    assert "LR-IAD" in report  # the published rows next to ours
 
 
 def test_a_killed_run_resumes_to_the_same_metrics(
