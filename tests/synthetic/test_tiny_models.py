@@ -110,11 +110,13 @@ def test_primed_policy_samples_the_answer_format(tiny_models: TinyModels) -> Non
 
     processor = AutoProcessor.from_pretrained(tiny_models.policy)
     model = Qwen2_5_VLForConditionalGeneration.from_pretrained(tiny_models.policy, dtype=torch.float32)
-    prompt, _, _ = next(example for example in priming_examples(9, seed=7) if example[2] == 0)
+    prompt, _, n_images = next(example for example in priming_examples(9, seed=7) if example[2] == 1)
+    image = Image.new("RGB", (56, 56), (120, 80, 40))
+    content = [{"type": "image"}] * n_images + [{"type": "text", "text": prompt.replace("<image>", "").strip()}]
     text = processor.apply_chat_template(
-        [{"role": "user", "content": [{"type": "text", "text": prompt}]}], tokenize=False, add_generation_prompt=True
+        [{"role": "user", "content": content}], tokenize=False, add_generation_prompt=True
     )
-    inputs = processor(text=[text] * 8, return_tensors="pt")
+    inputs = processor(text=[text] * 8, images=[image] * 8, return_tensors="pt")
     torch.manual_seed(0)
     out = model.generate(**inputs, max_new_tokens=48, do_sample=True, temperature=1.0)
     responses = processor.batch_decode(out[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
