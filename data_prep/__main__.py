@@ -1,4 +1,4 @@
-"""``iad-data`` / ``python -m data_prep``: build, inspect and validate parquet prompt files.
+"""``iad-data`` / ``python -m data_prep``: build, inspect and validate parquet prompt files; convert SFT data.
 
 Protocols:
   pair-binary  LAD-Reasoner. Reference + query, "Can you find any anomaly in the query image compared to the
@@ -17,6 +17,9 @@ Examples:
       --max-pixels 401408 --out data/visa2mvtec
   iad-data inspect data/pair3c/train.parquet --sheet pairs.png
   iad-data validate data/pair3c/train.parquet --processor /models/Qwen2.5-VL-3B-Instruct --max-prompt-length 2048
+  iad-data sft --mmad /data/MMAD/mmad.json --dataset mvtec_ad visa --root mvtec_ad=/data/mvtec \\
+      --root visa=/data/VisA --exclude-eval data/lad_reasoner/test.parquet --max-pixels 401408 \\
+      --out data/lad_reasoner_sft
 """
 
 from __future__ import annotations
@@ -24,13 +27,14 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from data_prep import inspection, validate
+from data_prep import inspection, sft, validate
 from data_prep.build import BuildConfig, BuildResult, build
 from data_prep.catalog import DATASETS
 from data_prep.images import BadImageError
@@ -142,6 +146,83 @@ def _run_build(args: argparse.Namespace) -> int:
     return 0
 
 
+SFT_DESCRIPTION = """\
+Convert image-grounded Q/A into verl's multi-turn SFT parquet for VLMs (LAD-Reasoner's SFT stage): a `messages`
+column of alternating user/assistant turns, the first user turn holding one <image> per image of the `images`
+column; verl's MultiTurnSFTDataset puts the loss on the assistant turns only. Writes OUT/train.parquet and
+OUT/manifest.json.
+
+Inputs:
+  --mmad FILE   MMAD-style annotations (mmad.json): {"MVTec-AD/bottle/test/broken_large/000.png":
+                {"conversation": [{"Question", "Options": {"A": ..}, "Answer": "A", "type"}, ..]}, ..}; one row
+                per image with its whole conversation. Prefixes MVTec-AD/, VisA/ (1cls or official layout),
+                MVTec-LOCO/ map to mvtec_ad, visa, mvtec_loco, resolved against --root DATASET=PATH.
+  --jsonl FILE  one {"image" or "images", "question", "answer", "dataset"?, "category"?} per line; one row per
+                line; relative image paths are relative to --root-dir (default: the JSONL's folder).
+
+Leakage: --exclude-eval FILE (test/train parquet of `iad-data build`) makes any row whose image the file uses an
+error, or with --drop-leaking a dropped row counted in the manifest. Bad entries are errors unless --skip-bad.
+
+Example:
+  iad-data sft --mmad /data/MMAD/mmad.json --dataset mvtec_ad visa --root mvtec_ad=/data/mvtec \\
+      --root visa=/data/VisA --exclude-eval data/lad_reasoner/test.parquet --max-pixels 401408 \\
+      --out data/lad_reasoner_sft
+"""
+
+
+def _add_sft(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "sft",
+        help="convert MMAD-style annotations or a Q/A JSONL into verl's multi-turn SFT parquet",
+        description=SFT_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--mmad", action="append", type=Path, default=[], metavar="FILE", help="MMAD-style JSON")
+    parser.add_argument("--jsonl", action="append", type=Path, default=[], metavar="FILE", help="Q/A JSONL")
+    parser.add_argument("--root", action="append", default=[], metavar="DATASET=PATH", help="a dataset root (repeat)")
+    parser.add_argument("--root-dir", type=Path, help="folder JSONL image paths are relative to")
+    parser.add_argument(
+        "--dataset", nargs="+", choices=tuple(DATASETS), default=[], help="keep only these datasets (others counted)"
+    )
+    parser.add_argument(
+        "--exclude-eval", action="append", type=Path, default=[], metavar="FILE", help="evaluation parquet (repeat)"
+    )
+    parser.add_argument("--drop-leaking", action="store_true", help="drop rows whose images are in --exclude-eval")
+    parser.add_argument("--skip-bad", action="store_true", help="skip malformed entries (counted by reason)")
+    parser.add_argument(
+        "--answer", choices=sft.ANSWER_STYLES, default="letter", help="MMAD answers: the letter, or letter and text"
+    )
+    parser.add_argument("--max-pixels", type=int, help="downscale larger images to this many pixels")
+    parser.add_argument("--workers", type=int, default=1, help="threads reading images")
+    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--overwrite", action="store_true")
+
+
+def _run_sft(args: argparse.Namespace) -> int:
+    config = sft.SFTConfig(
+        out=args.out,
+        mmad=tuple(args.mmad),
+        jsonl=tuple(args.jsonl),
+        roots=_parse_roots(args.root, args.dataset),
+        root_dir=args.root_dir,
+        datasets=tuple(args.dataset),
+        exclude_eval=tuple(args.exclude_eval),
+        drop_leaking=args.drop_leaking,
+        skip_bad=args.skip_bad,
+        answer_style=args.answer,
+        max_pixels=args.max_pixels,
+        workers=args.workers,
+        overwrite=args.overwrite,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # printed below, once, in the CLI's words
+        result = sft.convert(config)
+    for message in result.messages:
+        print(f"{PROG} sft: warning: {message}", file=sys.stderr)
+    print(sft.summary(result))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog=PROG, description="Parquet prompt files for the three papers' protocols.")
     subparsers = root.add_subparsers(dest="command", required=True)
@@ -150,15 +231,16 @@ def parser() -> argparse.ArgumentParser:
     validate.add_arguments(
         subparsers.add_parser("validate", help="load through verl's RLHFDataset and report rows verl would reject")
     )
+    _add_sft(subparsers)
     return root
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    runners = {"build": _run_build, "inspect": inspection.run, "validate": validate.run}
+    runners = {"build": _run_build, "inspect": inspection.run, "validate": validate.run, "sft": _run_sft}
     try:
         return runners[args.command](args)
-    except (ProtocolError, DatasetLayoutError, BadImageError, FileExistsError) as error:
+    except (ProtocolError, DatasetLayoutError, BadImageError, FileExistsError, sft.SFTError) as error:
         print(f"{PROG} {args.command}: error: {error}", file=sys.stderr)
         return 2
 

@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 RECIPES_DIR: Final = Path(__file__).resolve().parent / "config"
+SFT_RECIPES_DIR: Final = RECIPES_DIR / "sft"  # on verl's sft_trainer_engine config instead of ppo_trainer
 BASE: Final = "iad_base"
 
 
@@ -22,17 +23,17 @@ class RecipeError(ValueError):
     """A recipe that does not compose: unknown name, unknown key, or a value of the wrong type."""
 
 
-def list_recipes() -> list[str]:
-    """Recipe names: every YAML in ``recipes/config`` except the shared base."""
-    return sorted(path.stem for path in RECIPES_DIR.glob("*.yaml") if path.stem != BASE)
+def list_recipes(config_dir: Path = RECIPES_DIR) -> list[str]:
+    """Recipe names: every YAML in ``config_dir`` except the shared base."""
+    return sorted(path.stem for path in config_dir.glob("*.yaml") if path.stem != BASE)
 
 
-def compose_recipe(recipe: str, overrides: Sequence[str] = ()) -> DictConfig:
+def compose_recipe(recipe: str, overrides: Sequence[str] = (), config_dir: Path = RECIPES_DIR) -> DictConfig:
     """The full verl config of ``recipe`` with Hydra ``overrides`` applied, every interpolation resolved."""
-    if recipe not in list_recipes():
-        raise RecipeError(f"unknown recipe {recipe!r}; recipes: {', '.join(list_recipes())}")
+    if recipe not in list_recipes(config_dir):
+        raise RecipeError(f"unknown recipe {recipe!r}; recipes: {', '.join(list_recipes(config_dir))}")
     try:
-        with initialize_config_dir(config_dir=str(RECIPES_DIR), version_base=None):
+        with initialize_config_dir(config_dir=str(config_dir), version_base=None):
             config = compose(config_name=recipe, overrides=list(overrides))
         OmegaConf.resolve(config)
     except (HydraException, OmegaConfBaseException) as error:

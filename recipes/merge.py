@@ -23,19 +23,25 @@ class CheckpointError(ValueError):
     """No mergeable checkpoint where one was expected."""
 
 
+def _holds_shards(step: Path) -> bool:
+    return any(step.glob("model_world_size_*_rank_*.pt"))
+
+
 def actor_folder(path: Path) -> Path:
-    """The ``actor`` folder to merge: ``path`` itself, its ``actor``, or the latest ``global_step_*/actor``."""
+    """The folder to merge: ``path`` itself, its ``actor``, or the latest ``global_step_*/actor`` (RL) or
+    ``global_step_*`` (SFT, whose model shards sit in the step folder)."""
     if not path.exists():
         raise CheckpointError(f"{path} does not exist (trainer.default_local_dir of the run, or one global_step_N)")
     if path.name == "actor":
         candidate = path
     elif STEP.search(path.name):
-        candidate = path / "actor"
+        # RL checkpoints keep the policy in <step>/actor; verl's SFT trainer saves it in <step> itself
+        candidate = path / "actor" if (path / "actor").exists() or not _holds_shards(path) else path
     else:
         steps = sorted((p for p in path.iterdir() if STEP.search(p.name)), key=lambda p: int(STEP.search(p.name)[1]))
         if not steps:
             raise CheckpointError(f"{path} has no global_step_N folders: was trainer.save_freq set for this run?")
-        candidate = steps[-1] / "actor"
+        candidate = steps[-1] / "actor" if not _holds_shards(steps[-1]) else steps[-1]
     if not candidate.is_dir():
         raise CheckpointError(f"{candidate} is missing: a verl checkpoint step holds an 'actor' folder")
     if not (candidate / "huggingface").is_dir():

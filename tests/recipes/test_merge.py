@@ -46,3 +46,13 @@ def test_missing_pieces_are_named(tmp_path: Path, layout: str, message: str) -> 
 def test_cli_error_is_one_line(tmp_path: Path, capsys) -> None:
     assert main([str(tmp_path / "missing"), "--out", str(tmp_path / "hf")]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_an_sft_checkpoint_is_merged_from_its_step_folder(tmp_path: Path) -> None:
+    """verl's SFT trainer keeps the model shards in global_step_N itself (no actor/ folder)."""
+    for step in (2, 4):
+        folder = tmp_path / f"global_step_{step}"
+        (folder / "huggingface").mkdir(parents=True)
+        (folder / "model_world_size_1_rank_0.pt").write_bytes(b"")
+    assert actor_folder(tmp_path) == tmp_path / "global_step_4"
+    assert actor_folder(tmp_path / "global_step_2") == tmp_path / "global_step_2"
