@@ -70,13 +70,14 @@ def check_registrations(config: DictConfig) -> str:
         )
     trainer_mode = _node(config, "trainer.v1.trainer_mode")
     if config.trainer.use_v1 and trainer_mode is not None:
-        import verl.trainer.ppo.v1.trainer_sync  # noqa: F401  (recipes.trainer registers iad_sync on its import)
+        import verl.trainer.ppo.v1.trainer_sync  # noqa: F401  (recipes.trainer replaces its sync trainer on import)
         from verl.trainer.ppo.v1.trainer_base import TRAINER_REGISTRY
 
         if trainer_mode not in TRAINER_REGISTRY:
             raise PreflightError(
                 f"trainer.v1.trainer_mode={trainer_mode} is not registered; known: {sorted(TRAINER_REGISTRY)}"
             )
+        trainer_mode = f"{trainer_mode} ({TRAINER_REGISTRY[trainer_mode].__name__})"
     return f"estimator {estimator}, reward manager {manager.name}, trainer {trainer_mode}"
 
 

@@ -1,7 +1,7 @@
 """Loaded by ``import verl`` in every process (the ``verl.plugins`` entry point in pyproject.toml), Ray
 workers included: registers this project's advantage estimator (``gpg_paper``) and reward manager
 (``iad_group``) with verl's registries, so a recipe can name them wherever verl looks them up; the trainer
-mode ``iad_sync`` (``recipes.trainer``); and, on a machine without accelerators, verl's CPU mode
+subclass behind verl's ``sync`` mode (``recipes.trainer``); and, on a machine without accelerators, verl's CPU mode
 (``cpu_support.verl_cpu``).
 
 verl swallows a plugin's import error (it logs at debug level), so ``recipes.preflight`` checks the
@@ -14,6 +14,6 @@ import rewards.group_manager  # noqa: F401  (registers "iad_group")
 from cpu_support import verl_cpu
 from recipes.after_import import when_imported
 
-# trainer mode "iad_sync" (reward sub-scores as training metrics), in the processes that load verl's trainer
+# the reward sub-scores as training metrics, in the processes that load verl's trainer
 when_imported("verl.trainer.ppo.v1.trainer_sync", recipes.trainer.register)
 verl_cpu.activate()

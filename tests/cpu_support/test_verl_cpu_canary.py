@@ -53,13 +53,19 @@ WATCHED_SOURCE_SHA256 = {
     "vllm.v1.worker.gpu_model_runner.GPUModelRunner.reload_weights": (
         "b173f581f73e39d78e1d7691051c165ce7c63142f5c10bea9c4b0670b6f6cda7"
     ),
-    # recipes/trainer.py (trainer mode iad_sync)
+    # recipes/trainer.py (the subclass behind verl's "sync" trainer mode)
     "verl.trainer.ppo.v1.trainer_base.PPOTrainer._compute_metrics": (
         "9c5c555787889555c5bd77e59f57b87d03a08e0449903a63e26186d6f511fcec"
     ),
+    "verl.trainer.ppo.v1.trainer_base.get_trainer_cls": (
+        "a5b3ce304945430aab0745b6251336d8ddc9cf628015ca2cab4fac68d1f66663"
+    ),
+    "verl.trainer.ppo.v1.trainer_base.PPOTrainer._build_replay_buffer": (
+        "c6c5bd0783311ea3ed37f2f5054eb1d23533deb76b181643419b2f37897f38be"
+    ),
 }
 
-TRAINER_WORK_AROUND = "recipes/trainer.py (trainer mode iad_sync)"
+TRAINER_WORK_AROUND = "recipes/trainer.py (the subclass behind verl's sync trainer mode)"
 
 
 def _watchers() -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""recipes.trainer: the reward's sub-scores as training metrics, and trainer mode ``iad_sync`` in verl."""
+"""recipes.trainer: the reward's sub-scores as training metrics, behind verl's own ``sync`` trainer mode."""
 
 from __future__ import annotations
 
@@ -37,14 +37,16 @@ def test_no_judge_success_rate_without_judge_calls() -> None:
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
-def test_iad_sync_is_registered_with_verl() -> None:
+def test_verls_sync_mode_gets_the_reward_metrics_trainer() -> None:
     import verl.trainer.ppo.v1.trainer_sync as trainer_sync
     from verl.trainer.ppo.v1.trainer_base import get_trainer_cls
 
-    trainer = get_trainer_cls(TRAINER_MODE)
-    assert TRAINER_MODE == "iad_sync"
+    trainer = get_trainer_cls("sync")
     assert issubclass(trainer, trainer_sync.PPOTrainerSync) and trainer is not trainer_sync.PPOTrainerSync
+    assert trainer.__name__ == "IADPPOTrainerSync"
 
 
-def test_recipes_select_iad_sync() -> None:
-    assert compose_recipe("fad_tq_gpg").trainer.v1.trainer_mode == "iad_sync"
+def test_recipes_keep_verls_sync_mode() -> None:
+    """verl branches on trainer_mode == "sync" (replay buffer, refills): another name would change training."""
+    assert TRAINER_MODE == "sync"
+    assert compose_recipe("fad_tq_gpg").trainer.v1.trainer_mode == "sync"
