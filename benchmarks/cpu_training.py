@@ -185,8 +185,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"**{step['grpo + ref/KL'] / step['gpg']:.2f}x**; the reference pass alone takes {ref:.2f} s per step, "
         f"{ref / step['grpo + ref/KL']:.0%} of the GRPO step.",
         f"- GPG with the judge / without: **{step['gpg + judge'] / step['gpg']:.2f}x** step time.",
-        "- After step 1, `rollout + reward` sits at about 2.0 s in every configuration: a floor that the tiny"
-        " model's compute does not explain (16 responses of ~15 tokens), so compare the other phases.",
+        "- After step 1, `rollout + reward` is 2.0 s in every configuration: verl 0.9.1's V1 replay buffer"
+        " polls for finished rollouts every 2.0 s (`ReplayBuffer.poll_interval`), so that phase is a multiple of"
+        " 2 s here, whatever the tiny model's compute; compare the other phases.",
         f"- Peak memory GRPO / GPG: {results['grpo + ref/KL'][3] / max(results['gpg'][3], 1):.2f}x (the reference "
         "model is a second FSDP copy of the policy; tiny here, the policy's size on a GPU).",
     ]
