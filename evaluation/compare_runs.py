@@ -27,15 +27,14 @@ import argparse
 import csv
 import io
 import math
-import os
 import sys
-import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
+from evaluation.files import write_atomic
 from evaluation.tensorboard import NoEventsError, discover_runs, read_scalars
 
 if TYPE_CHECKING:
@@ -183,19 +182,6 @@ def draw_group(group: MetricGroup, scalars_by_run: Mapping[str, Scalars]) -> Fig
     return figure
 
 
-def _write_atomic(path: Path, write: Callable[[IO[bytes]], None]) -> Path:
-    """``write`` into a temp file in ``path``'s folder, then rename it to ``path``; no partial file on failure."""
-    temp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with temp.open("xb") as stream:
-            write(stream)
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    return path
-
-
 def _number(value: float) -> str:
     return "—" if math.isnan(value) else f"{value:.4g}"
 
@@ -260,15 +246,15 @@ def compare_runs(runs: Mapping[str, Path], out_dir: Path, tags: Sequence[str] | 
     written: list[Path] = []
     for group in metric_groups(scalars_by_run, tags):
         figure = draw_group(group, scalars_by_run)
-        written.append(
-            _write_atomic(out_dir / f"{group.name}.png", lambda s, f=figure: f.savefig(s, format="png", dpi=110))
-        )
+        png = io.BytesIO()
+        figure.savefig(png, format="png", dpi=110)
+        written.append(write_atomic(out_dir / f"{group.name}.png", png.getvalue()))
 
     metrics = main_metrics(scalars_by_run, tags)
     rows = [summarize_run(name, Path(runs[name]), scalars, metrics) for name, scalars in scalars_by_run.items()]
     markdown, table = summary_markdown(rows, metrics), summary_csv(rows, metrics)
-    written.append(_write_atomic(out_dir / "summary.md", lambda s: s.write(markdown.encode())))
-    written.append(_write_atomic(out_dir / "summary.csv", lambda s: s.write(table.encode())))
+    written.append(write_atomic(out_dir / "summary.md", markdown))
+    written.append(write_atomic(out_dir / "summary.csv", table))
     return written
 
 

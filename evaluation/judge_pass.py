@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import statistics
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from data_prep.prompts import PROMPTS, render_prompt
+from evaluation.files import write_atomic
 from rewards.judge import JudgeClient, JudgeConfig
 from rewards.parsing import parse_response
 
@@ -55,11 +54,7 @@ def judge_records(records: Sequence[dict[str, Any]], out_path: Path, *, judge_ur
     if unknown:
         raise ValueError(f"records of unknown protocols {sorted(unknown)}")
     judged = asyncio.run(_score_all(records, JudgeConfig(base_url=judge_url, eta=eta)))
-    handle, temp = tempfile.mkstemp(prefix=f".{out_path.name}-", dir=out_path.parent)
-    with os.fdopen(handle, "w") as stream:
-        for record in judged:
-            stream.write(json.dumps(record, ensure_ascii=False) + "\n")
-    os.replace(temp, out_path)
+    write_atomic(out_path, "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in judged))
     called = [record for record in judged if record["judge_called"]]
     ok = [record for record in called if record["judge_ok"]]
 

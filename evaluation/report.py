@@ -20,14 +20,11 @@ are given. CSV files hold the same numbers, each interval in two extra columns. 
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
 import math
-import os
 import re
-import tempfile
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +37,7 @@ from matplotlib.figure import Figure
 
 from data_prep.catalog import DATASETS
 from data_prep.prompts import PROMPTS
+from evaluation.files import write_atomic
 from evaluation.metrics import MISSING, OVERALL, accuracy, bootstrap_ci, confusion_matrix, f1_score, macro_f1, mcnemar
 from evaluation.published import METRIC_LABELS, OVERALL_GROUP, PublishedTable, load_published, tables_for
 
@@ -786,26 +784,6 @@ def plot_category_accuracy(runs: Sequence[Run]) -> bytes:
 
 
 # ---------------------------------------------------------------------------------------------------------- output
-def write_atomic(path: Path, data: bytes | str) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same folder renamed over it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = data.encode("utf-8") if isinstance(data, str) else data
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-    return path
-
-
 def render_markdown(runs: Sequence[Run], tables: Sequence[ReportTable], images: Sequence[tuple[str, str]]) -> str:
     """The report: each table with its sources and notes and a link to its CSV, then the plots."""
     lines = [f"# Evaluation report: {runs[0].protocol}", ""]

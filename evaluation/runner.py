@@ -19,13 +19,13 @@ import base64
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from data_prep.prompts import IMAGE_PLACEHOLDER, PROMPTS
+from evaluation.files import write_atomic
 from evaluation.metrics import accuracy, bootstrap_ci, summarize, summarize_by
 from rewards.answers import extract_choice
 from rewards.parsing import parse_response
@@ -308,9 +308,5 @@ def _finite(value: Any) -> Any:
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:
-    """Atomic: a temp file in the same folder, then a rename."""
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    with os.fdopen(handle, "w") as stream:
-        json.dump(_finite(payload), stream, indent=2, allow_nan=False)
-        stream.write("\n")
-    os.replace(temp, path)
+    """Strict JSON (NaN as null), written atomically."""
+    write_atomic(path, json.dumps(_finite(payload), indent=2, allow_nan=False) + "\n")
