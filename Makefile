@@ -39,25 +39,25 @@ test: lint
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"
 
-# The main job on its built-in default: synthetic MVTec LOCO AD with the official counts -> FAD-TQ pair3c parquet
-# -> a sheet of training pairs -> the fad_tq_gpg recipe on CPU (+overlay=cpu): preflight, then 2 real verl GPG
-# steps with the tiny primed Qwen2.5-VL policy and the tiny Qwen3 thinking-quality judge served by vLLM on
-# loopback -> the last checkpoint merged into a Hugging Face model (outputs/demo/run) -> the policy before and
-# after training evaluated on the 968 test pairs with vLLM -> FAD-TQ's tables, plots, McNemar (outputs/demo/eval).
+# The main job on its built-in default: the learning task (synthetic.learning_task: LR-IAD's one-image prompt on
+# VisA -> MVTec AD layouts whose anomalies are one large disc, balanced) -> a sheet of training samples -> the
+# fad_tq_gpg recipe on CPU (+overlay=cpu, the task's learning settings): preflight, then 45 real verl GPG steps with
+# the tiny primed Qwen2.5-VL and the tiny Qwen3 thinking-quality judge served by vLLM on loopback -> the reward
+# components per step (run/training_curves.png) -> the last checkpoint merged into a Hugging Face model -> the
+# policy before and after training evaluated on the 140 held-out images with vLLM -> both rows and McNemar's test.
 demo: setup
-	$(BIN)/iad-synth mvtec_loco --preset real-counts --out $(DEMO_DIR)/mvtec_loco --overwrite \
-		--contact-sheet $(DEMO_DIR)/mvtec_loco_contact_sheet.png
+	$(BIN)/python -m synthetic.learning_task --out $(DEMO_DIR)/task --overwrite
 	$(BIN)/iad-tiny-models --out $(DEMO_DIR)/tiny_models --overwrite
-	$(BIN)/iad-data build --protocol pair3c --root mvtec_loco=$(DEMO_DIR)/mvtec_loco --out $(DEMO_DIR)/pair3c \
-		--workers 2 --overwrite
-	$(BIN)/iad-data inspect $(DEMO_DIR)/pair3c/train.parquet --sheet $(DEMO_DIR)/pair3c_train_pairs.png
+	$(BIN)/iad-data inspect $(DEMO_DIR)/task/single-ab/train.parquet --sheet $(DEMO_DIR)/train_samples.png
 	HF_HOME=$(abspath $(DEMO_DIR))/hf_home $(BIN)/python -m launch.cpu_train --recipe fad_tq_gpg \
-		--data-dir $(DEMO_DIR) --model $(DEMO_DIR)/tiny_models/policy --judge $(DEMO_DIR)/tiny_models/judge \
-		--out $(DEMO_DIR)/run --overwrite
+		--data-dir $(DEMO_DIR)/task --model $(DEMO_DIR)/tiny_models/policy --judge $(DEMO_DIR)/tiny_models/judge \
+		--out $(DEMO_DIR)/run --learning-settings --overwrite
 	$(BIN)/python -m evaluation run --model $(DEMO_DIR)/tiny_models/policy --name tiny-policy \
-		--test-file $(DEMO_DIR)/pair3c/test.parquet --out $(DEMO_DIR)/eval/before --cpu-settings --overwrite
-	$(BIN)/python -m evaluation run --model $(DEMO_DIR)/run/hf_model --name tiny-policy+2-gpg-steps \
-		--test-file $(DEMO_DIR)/pair3c/test.parquet --out $(DEMO_DIR)/eval/after --cpu-settings --overwrite
+		--test-file $(DEMO_DIR)/task/single-ab/test.parquet --out $(DEMO_DIR)/eval/before --cpu-settings \
+		--max-tokens 128 --overwrite
+	$(BIN)/python -m evaluation run --model $(DEMO_DIR)/run/hf_model --name tiny-policy+gpg \
+		--test-file $(DEMO_DIR)/task/single-ab/test.parquet --out $(DEMO_DIR)/eval/after --cpu-settings \
+		--max-tokens 128 --overwrite
 	$(BIN)/python -m evaluation report $(DEMO_DIR)/eval/before/metrics.json $(DEMO_DIR)/eval/after/metrics.json \
 		--out $(DEMO_DIR)/eval/report
 

@@ -23,6 +23,9 @@ run on the same machine; absolute numbers are only comparable within a section.
   plainly reading the same source image files, on synthetic data at real resolution.
 - `rewards`: `python -m benchmarks.rewards` - rule-reward throughput, and the thinking-quality judge client
   against a real vLLM server (CPU, tiny judge): concurrent vs one request at a time, and cache hits.
+- `learning`: `python -m benchmarks.learning` - whether training moves the policy: each paper recipe trains the
+  tiny policy on the learning task on CPU, held-out accuracy before and after, and two controls (blank images,
+  flipped advantages) that must not learn.
 """
 
 

@@ -75,12 +75,14 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from evaluation.report import write_report
+    from evaluation.report import SUMMARY, write_report
 
     records = [path.parent / RECORDS for path in args.metrics]
     written = write_report(list(args.metrics), args.out, [p for p in records if p.exists()] or None)
     for path in written:
         print(path)
+    print()
+    print((args.out / SUMMARY).read_text())
     return 0
 
 

@@ -801,6 +801,9 @@ def render_markdown(runs: Sequence[Run], tables: Sequence[ReportTable], images: 
     return "\n".join(lines)
 
 
+SUMMARY = "summary.md"  # the runs and their paired comparisons: what `python -m evaluation report` prints
+
+
 def write_report(
     metrics_paths: list[Path],
     out_dir: Path,
@@ -830,5 +833,9 @@ def write_report(
         images.append((f"Confusion matrix: {run.name}", file_name))
     written.append(write_atomic(out_dir / "category_accuracy.png", plot_category_accuracy(runs)))
     images.append(("Per-category accuracy", "category_accuracy.png"))
+    summary = [table for table in tables if table.name in ("runs", "paired_comparisons")]
+    written.append(
+        write_atomic(out_dir / SUMMARY, "\n\n".join(f"{t.title}\n\n{t.to_markdown()}" for t in summary) + "\n")
+    )
     written.append(write_atomic(out_dir / "report.md", render_markdown(runs, tables, images)))
     return written

@@ -155,8 +155,16 @@ def merge_last_checkpoint(run: CPURun) -> Path:
     return target
 
 
+def shown_steps(steps: Sequence[int], columns: int = 10) -> list[int]:
+    """At most ``columns`` steps, evenly spread, the first and the last always among them."""
+    if len(steps) <= columns:
+        return list(steps)
+    picks = {round(i * (len(steps) - 1) / (columns - 1)) for i in range(columns)}
+    return [steps[i] for i in sorted(picks)]
+
+
 def summary_table(scalars: Mapping[str, Mapping[int, float]]) -> Table:
-    steps = sorted({step for values in scalars.values() for step in values})
+    steps = shown_steps(sorted({step for values in scalars.values() for step in values}))
     table = Table(title="training metrics per step (TensorBoard)")
     table.add_column("metric")
     for step in steps:
@@ -167,6 +175,21 @@ def summary_table(scalars: Mapping[str, Mapping[int, float]]) -> Table:
     return table
 
 
+def plot_training_curves(run: CPURun, name: str) -> Path:
+    """Every reward component per step (``reward/<name>/mean``) as ``out/training_curves.png``."""
+    from evaluation.compare_runs import MetricGroup, draw_group
+
+    scalars = run.scalars()
+    tags = tuple(sorted(tag for tag in scalars if tag.startswith("reward/") and tag.endswith("/mean")))
+    tags += tuple(tag for tag in ("reward/judge_success_rate",) if tag in scalars)
+    figure = draw_group(MetricGroup("training_curves", f"{name}: reward components per step", tags), {name: scalars})
+    target = run.out / "training_curves.png"
+    temporary = target.with_name(f".{target.name}.tmp")
+    figure.savefig(temporary, format="png", dpi=100)
+    temporary.replace(target)
+    return target
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipe", default="fad_tq_gpg")
@@ -174,7 +197,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, required=True, help="the policy's folder (e.g. the tiny policy)")
     parser.add_argument("--judge", type=Path, help="a judge model folder to serve with vLLM on loopback")
     parser.add_argument("--out", type=Path, required=True, help="folder for the log, events, checkpoints, model")
-    parser.add_argument("--steps", type=int, default=2, help="training steps (trainer.total_training_steps)")
+    parser.add_argument("--steps", type=int, help="training steps (trainer.total_training_steps; default 2)")
+    parser.add_argument(
+        "--learning-settings",
+        action="store_true",
+        help="the recipe's batch, rollouts, learning rate and steps at which the tiny policy learns "
+        "synthetic.learning_task (see its LEARNING_SETTINGS)",
+    )
     parser.add_argument("--skip-preflight", action="store_true")
     parser.add_argument("--overwrite", action="store_true", help="replace --out (verl would resume from it)")
     parser.add_argument("overrides", nargs="*", help="more Hydra overrides for the recipe")
@@ -194,7 +223,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"launch.cpu_train: error: {error}", file=sys.stderr)
         return 2
     console = Console(width=None if sys.stdout.isatty() else 160)
-    overrides = [f"trainer.total_training_steps={args.steps}", f"trainer.save_freq={args.steps}", *args.overrides]
+    settings: list[str] = []
+    if args.learning_settings:
+        from synthetic.learning_task import LEARNING_SETTINGS
+
+        if args.recipe not in LEARNING_SETTINGS:
+            parser.error(f"no learning settings for {args.recipe}; recipes with them: {', '.join(LEARNING_SETTINGS)}")
+        settings = LEARNING_SETTINGS[args.recipe].overrides()
+        args.steps = args.steps or LEARNING_SETTINGS[args.recipe].steps
+    args.steps = args.steps or 2
+    overrides = [
+        f"trainer.total_training_steps={args.steps}",
+        f"trainer.save_freq={args.steps}",
+        *settings,
+        *args.overrides,
+    ]
     judge = None
     if args.judge is not None:
         args.out.mkdir(parents=True, exist_ok=True)
@@ -237,6 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run.returncode
     console.print(f"trained in {run.seconds:.0f} s; TensorBoard events in {run.tensorboard}")
     console.print(summary_table(run.scalars()))
+    console.print(f"reward components per step: {plot_training_curves(run, args.recipe)}")
     model = merge_last_checkpoint(run)
     console.print(f"last checkpoint merged into a Hugging Face model that loads: {model}")
     return 0

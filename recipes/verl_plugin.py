@@ -8,6 +8,7 @@ verl swallows a plugin's import error (it logs at debug level), so ``recipes.pre
 registrations explicitly.
 """
 
+import recipes.controls  # noqa: F401  (registers the sign-flipped controls "flipped_grpo", "flipped_gpg_paper")
 import recipes.estimators  # noqa: F401  (registers "gpg_paper")
 import recipes.trainer
 import rewards.group_manager  # noqa: F401  (registers "iad_group")

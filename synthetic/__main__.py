@@ -20,7 +20,8 @@ from rich.table import Table
 
 from data_prep.catalog import DATASETS
 from synthetic.contact_sheet import make_contact_sheet
-from synthetic.datasets import LOCO_PRESETS, WRITERS, DatasetSummary
+from synthetic.datasets import LOCO_PRESETS, LOCO_SPLIT_KEYS, WRITERS, DatasetSummary
+from synthetic.obvious import ANOMALY_STYLES
 
 PROG = "python -m synthetic"
 
@@ -33,7 +34,20 @@ def _dataset_parser(subparsers: argparse._SubParsersAction, dataset: str, help_t
     parser.add_argument("--seed", type=int, default=0, help="same seed and arguments give byte-identical files")
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
     parser.add_argument("--contact-sheet", type=Path, metavar="PNG", help="also draw a contact sheet of the result")
+    parser.add_argument(
+        "--anomalies",
+        choices=ANOMALY_STYLES,
+        default="realistic",
+        help="realistic defects, or obvious ones (one large high-contrast disc) that the tiny policy can learn to see",
+    )
     return parser
+
+
+def _count(text: str) -> tuple[str, int]:
+    key, sep, value = text.partition("=")
+    if not sep or not value.isdigit():
+        raise argparse.ArgumentTypeError(f"expected KEY=N (e.g. good=40), got {text!r}")
+    return key, int(value)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,6 +62,14 @@ def _parser() -> argparse.ArgumentParser:
     visa.add_argument("--n-anomaly", type=int, help="anomalous images per category")
     loco = _dataset_parser(subparsers, "mvtec_loco", "write a synthetic MVTec LOCO AD dataset")
     loco.add_argument("--preset", choices=LOCO_PRESETS, default="small", help="small (fast) or the official counts")
+    loco.add_argument(
+        "--count",
+        dest="counts",
+        nargs="+",
+        type=_count,
+        metavar="KEY=N",
+        help=f"override the preset's images per category ({', '.join(LOCO_SPLIT_KEYS)})",
+    )
     sheet = subparsers.add_parser("sheet", help="draw a contact sheet of a dataset root (synthetic or real)")
     sheet.add_argument("root", type=Path, help="dataset root in its real layout")
     sheet.add_argument("--dataset", choices=tuple(DATASETS), required=True)
@@ -76,6 +98,8 @@ def _summary_table(summary: DatasetSummary, seconds: float) -> Table:
 
 def _write(args: argparse.Namespace, console: Console) -> None:
     options = {key: value for key, value in vars(args).items() if key not in _COMMON and value is not None}
+    if "counts" in options:
+        options["counts"] = dict(options["counts"])
     start = time.perf_counter()
     summary = WRITERS[args.command](
         args.out, args.categories, size=args.size, seed=args.seed, overwrite=args.overwrite, **options

@@ -42,6 +42,7 @@ from data_prep.catalog import (
 )
 from data_prep.sampling import rng_for
 from synthetic.drawing import LOCO_DEFECTS, VISA_DEFECTS, Drawing, defect_types, draw_defective, draw_good
+from synthetic.obvious import ANOMALY_STYLES, draw_obvious
 
 GENERATOR: Final = "iad-reasoner synthetic"
 GENERATOR_VERSION: Final = "1"
@@ -207,11 +208,13 @@ def write_mvtec_ad(
     n_test_per_defect: int = 2,
     size: int = 64,
     seed: int = 0,
+    anomalies: str = "realistic",
     overwrite: bool = False,
 ) -> DatasetSummary:
     """MVTec AD layout: ``<cat>/{train,test}/good/NNN.png``, ``<cat>/test/<defect>/NNN.png`` and one 0/255 mask
     ``<cat>/ground_truth/<defect>/NNN_mask.png`` per defective image."""
     chosen = validate_categories("mvtec_ad", categories)
+    _check_anomalies(anomalies)
     _check_sizes(size, n_train=n_train, n_test_good=n_test_good, n_test_per_defect=n_test_per_defect)
     jobs: list[_Job] = []
     counts: dict[str, dict[str, int]] = {}
@@ -222,7 +225,7 @@ def write_mvtec_ad(
             ]
         for defect in MVTEC_AD_DEFECTS[category]:
             for i in range(n_test_per_defect):
-                draw = partial(_draw_defect, "mvtec_ad", category, defect, size, i)
+                draw = partial(_draw_defect, "mvtec_ad", category, defect, size, i, anomalies)
                 files = partial(
                     _mvtec_ad_files,
                     f"{category}/test/{defect}/{i:03d}.png",
@@ -237,12 +240,27 @@ def write_mvtec_ad(
         "n_test_good": n_test_good,
         "n_test_per_defect": n_test_per_defect,
         "size": size,
+        **_style_parameter(anomalies),
     }
     return _write(root, "mvtec_ad", jobs, [], seed=seed, parameters=parameters, counts=counts, overwrite=overwrite)
 
 
-def _draw_defect(dataset: str, category: str, defect: str, size: int, index: int, rng: np.random.Generator) -> Drawing:
+def _draw_defect(
+    dataset: str, category: str, defect: str, size: int, index: int, anomalies: str, rng: np.random.Generator
+) -> Drawing:
+    if anomalies == "obvious":
+        return draw_obvious(dataset, category, defect, rng, size)
     return draw_defective(dataset, category, defect, rng, size, instances=_instances(index))
+
+
+def _style_parameter(anomalies: str) -> dict[str, str]:
+    """Manifests of realistic datasets stay as they were; only the obvious style is recorded."""
+    return {"anomalies": anomalies} if anomalies != "realistic" else {}
+
+
+def _check_anomalies(anomalies: str) -> None:
+    if anomalies not in ANOMALY_STYLES:
+        raise ValueError(f"Unknown anomaly style {anomalies!r}; valid: {', '.join(ANOMALY_STYLES)}")
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -300,12 +318,14 @@ def write_visa(
     n_anomaly: int = 5,
     size: int = 64,
     seed: int = 0,
+    anomalies: str = "realistic",
     overwrite: bool = False,
 ) -> DatasetSummary:
     """VisA layout: ``<cat>/Data/Images/{Normal/NNNN,Anomaly/NNN}.JPG``, class-id masks
     ``<cat>/Data/Masks/Anomaly/NNN.png`` (pixel = 1-based index in ``VISA_DEFECTS``), ``<cat>/image_anno.csv`` and
     ``split_csv/{1cls,2cls_highshot,2cls_fewshot}.csv`` with paths relative to the root."""
     chosen = validate_categories("visa", categories)
+    _check_anomalies(anomalies)
     _check_sizes(size, n_normal=n_normal, n_anomaly=n_anomaly)
     jobs: list[_Job] = []
     extra: Files = []
@@ -313,24 +333,24 @@ def write_visa(
     counts: dict[str, dict[str, int]] = {}
     for category in chosen:
         normals = [(f"{category}/Data/Images/Normal/{i:04d}.JPG", "") for i in range(n_normal)]
-        anomalies = [
+        anomalous = [
             (f"{category}/Data/Images/Anomaly/{i:03d}.JPG", f"{category}/Data/Masks/Anomaly/{i:03d}.png")
             for i in range(n_anomaly)
         ]
         jobs += [_good_job("visa", category, image, size, "JPEG") for image, _ in normals]
         labels = []
-        for i, (image, mask) in enumerate(anomalies):
+        for i, (image, mask) in enumerate(anomalous):
             defect = VISA_DEFECTS[i % len(VISA_DEFECTS)]
             labels.append(defect)
-            draw = partial(_draw_defect, "visa", category, defect, size, i)
+            draw = partial(_draw_defect, "visa", category, defect, size, i, anomalies)
             jobs.append(
                 _defect_job("visa", image, draw, partial(_visa_files, image, mask, VISA_DEFECTS.index(defect) + 1))
             )
         annotations = [(image, "normal", "") for image, _ in normals] + [
-            (image, label, mask) for (image, mask), label in zip(anomalies, labels, strict=True)
+            (image, label, mask) for (image, mask), label in zip(anomalous, labels, strict=True)
         ]
         extra.append((f"{category}/image_anno.csv", _csv_bytes(("image", "label", "mask"), annotations)))
-        for name, rows in _visa_split_rows(category, normals, anomalies, seed).items():
+        for name, rows in _visa_split_rows(category, normals, anomalous, seed).items():
             split_rows.setdefault(name, []).extend(rows)
         n_train = _share(n_normal, 0.7)
         counts[category] = {"train/normal": n_train, "test/normal": n_normal - n_train, "test/anomaly": n_anomaly}
@@ -341,6 +361,7 @@ def write_visa(
         "n_anomaly": n_anomaly,
         "size": size,
         "defects": list(VISA_DEFECTS),
+        **_style_parameter(anomalies),
     }
     return _write(root, "visa", jobs, extra, seed=seed, parameters=parameters, counts=counts, overwrite=overwrite)
 
@@ -387,7 +408,7 @@ def _loco_files(image_path: str, mask_folder: str, pixel_values: Mapping[str, in
     return files
 
 
-def _loco_category_jobs(category: str, n: Mapping[str, int], size: int) -> list[_Job]:
+def _loco_category_jobs(category: str, n: Mapping[str, int], size: int, anomalies: str) -> list[_Job]:
     jobs = []
     for folder, key in (("train/good", "train"), ("validation/good", "validation"), ("test/good", "good")):
         jobs += [
@@ -398,7 +419,7 @@ def _loco_category_jobs(category: str, n: Mapping[str, int], size: int) -> list[
         names = LOCO_DEFECTS[category][kind]
         for i in range(n[kind]):
             image = f"{category}/test/{kind}/{i:03d}.png"
-            draw = partial(_draw_defect, "mvtec_loco", category, names[i % len(names)], size, i)
+            draw = partial(_draw_defect, "mvtec_loco", category, names[i % len(names)], size, i, anomalies)
             files = partial(_loco_files, image, f"{category}/ground_truth/{kind}/{i:03d}", pixel_values)
             jobs.append(_defect_job("mvtec_loco", image, draw, files))
     return jobs
@@ -412,6 +433,7 @@ def write_mvtec_loco(
     size: int = 64,
     seed: int = 0,
     counts: Mapping[str, int] | None = None,
+    anomalies: str = "realistic",
     overwrite: bool = False,
 ) -> DatasetSummary:
     """MVTec LOCO AD layout: ``<cat>/{train,validation}/good``, ``<cat>/test/{good,logical_anomalies,
@@ -419,6 +441,7 @@ def write_mvtec_loco(
     value from ``<cat>/defects_config.json``). ``preset`` "small" is a few images per class, "real-counts" the
     official ``LOCO_SPLIT_COUNTS``; ``counts`` overrides any of ``LOCO_SPLIT_KEYS`` for every category."""
     chosen = validate_categories("mvtec_loco", categories)
+    _check_anomalies(anomalies)
     _check_loco_options(preset, counts)
     _check_sizes(size, **(counts or {}))
     jobs: list[_Job] = []
@@ -426,7 +449,7 @@ def write_mvtec_loco(
     summary: dict[str, dict[str, int]] = {}
     for category in chosen:
         n = _loco_counts(category, preset, counts)
-        jobs += _loco_category_jobs(category, n, size)
+        jobs += _loco_category_jobs(category, n, size, anomalies)
         config = json.dumps(loco_defects_config(category, size), indent=4) + "\n"
         extra.append((f"{category}/defects_config.json", config.encode()))
         summary[category] = {
@@ -434,7 +457,13 @@ def write_mvtec_loco(
             "validation/good": n["validation"],
             **{f"test/{name}": n[name] for name in LOCO_TEST_CLASSES},
         }
-    parameters = {"categories": list(chosen), "preset": preset, "counts": dict(counts or {}), "size": size}
+    parameters = {
+        "categories": list(chosen),
+        "preset": preset,
+        "counts": dict(counts or {}),
+        "size": size,
+        **_style_parameter(anomalies),
+    }
     return _write(
         root, "mvtec_loco", jobs, extra, seed=seed, parameters=parameters, counts=summary, overwrite=overwrite
     )

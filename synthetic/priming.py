@@ -4,8 +4,10 @@ A random model never writes ``<think>…</think><answer>…</answer>``: every re
 and a training step, although it runs, computes a zero gradient. A few hundred supervised steps on responses in
 the papers' format, with answers drawn uniformly from each protocol's options (``data_prep.prompts``), give a
 policy that samples the format most of the time and each option about equally often: accuracy then differs
-between rollouts of a group, which is what GRPO and GPG learn from. The images are random noise through the
-real processor, so the vision tower and the image-token path are trained as they will be used.
+between rollouts of a group, which is what GRPO and GPG learn from. The think text is one fixed phrase (see
+``THINK_PHRASES``): the policy has no reasoning to offer, and a random one only adds noise to RL. The images are
+random noise through the real processor, so the vision tower and the image-token path are trained as they will be
+used.
 """
 
 from __future__ import annotations
@@ -23,14 +25,10 @@ from data_prep.prompts import (
     render_prompt,
 )
 
-THINK_PHRASES = (
-    "the query matches the reference",
-    "a part looks different",
-    "the object has a scratch",
-    "one component is missing",
-    "the colour is wrong",
-    "nothing looks broken",
-)
+# One phrase, so that the think block is all but deterministic and the answer is the response's only real choice:
+# with six phrases drawn at random, every rollout's phrase took its group's advantage too, and that noise, in the
+# weights the answer shares, kept the tiny policy from learning anything within minutes (synthetic.learning_task).
+THINK_PHRASES = ("the query matches the reference",)
 OBJECT_CATEGORIES = ("breakfast_box", "juice_bottle", "pushpins", "screw_bag", "splicing_connectors", "bottle")
 
 

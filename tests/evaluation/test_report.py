@@ -131,6 +131,7 @@ def test_binary_report_writes_everything(binary_report: dict[str, Any]) -> None:
             "confusion_model-b.png",
             "category_accuracy.png",
             "report.md",
+            "summary.md",
         ]
     )
     assert all(path.parent == out and path.is_file() for path in binary_report["written"])
@@ -138,6 +139,13 @@ def test_binary_report_writes_everything(binary_report: dict[str, Any]) -> None:
     for path in binary_report["written"]:
         if path.suffix == ".png":
             assert_png(path)
+
+
+def test_summary_holds_the_runs_and_the_mcnemar_line(binary_report: dict[str, Any]) -> None:
+    summary = (binary_report["out"] / "summary.md").read_text(encoding="utf-8")
+    assert summary.startswith("Runs\n\n| Model |")
+    assert "Paired comparisons (McNemar's test)" in summary
+    assert summary.count("| model-a |") == 2  # its row in the runs table and its comparison with model-b
 
 
 def test_lad_layout_markdown_rows(binary_report: dict[str, Any]) -> None:

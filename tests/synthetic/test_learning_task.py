@@ -1,0 +1,74 @@
+"""The learning task: balanced, interleaved, held out on other objects, and its blank-image control."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from PIL import Image
+
+from synthetic.learning_task import (
+    LEARNING_SETTINGS,
+    PROTOCOL,
+    LearningTask,
+    blank_task,
+    build_learning_task,
+    interleave_labels,
+)
+
+
+@pytest.fixture(scope="module")
+def task(tmp_path_factory: pytest.TempPathFactory) -> LearningTask:
+    return build_learning_task(tmp_path_factory.mktemp("learning") / "task")
+
+
+def _truths(path: Path) -> list[str]:
+    return [row["ground_truth"] for row in pq.read_table(path).column("reward_model").to_pylist()]
+
+
+def test_both_files_are_balanced(task: LearningTask) -> None:
+    for path in (task.train_file, task.test_file):
+        truths = _truths(path)
+        assert truths.count("A") == truths.count("B") > 0
+
+
+def test_training_answers_alternate_so_every_batch_is_balanced(task: LearningTask) -> None:
+    truths = _truths(task.train_file)
+    batch = LEARNING_SETTINGS["fad_tq_gpg"].prompts_per_step
+    for start in range(0, len(truths), batch):
+        chunk = truths[start : start + batch]
+        assert chunk.count("A") == chunk.count("B")
+
+
+def test_held_out_objects_are_never_trained_on(task: LearningTask) -> None:
+    train = {row["dataset"] for row in pq.read_table(task.train_file).column("extra_info").to_pylist()}
+    test = {row["dataset"] for row in pq.read_table(task.test_file).column("extra_info").to_pylist()}
+    assert train == {"visa"} and test == {"mvtec_ad"}
+
+
+def test_interleaving_keeps_every_row(task: LearningTask, tmp_path: Path) -> None:
+    built = task.root / "built" / "train.parquet"
+    again = interleave_labels(built, tmp_path / "again.parquet")
+    assert sorted(map(str, pq.read_table(built).to_pylist())) == sorted(map(str, pq.read_table(again).to_pylist()))
+    assert again.read_bytes() == task.train_file.read_bytes()  # same seed, same bytes
+
+
+def test_blank_control_removes_the_evidence_and_nothing_else(task: LearningTask, tmp_path: Path) -> None:
+    blanked = blank_task(task, tmp_path / "blank")
+    original, blank = pq.read_table(task.train_file), pq.read_table(blanked.train_file)
+    assert original.drop_columns(["images"]).equals(blank.drop_columns(["images"]))
+    pairs = zip(original.column("images").to_pylist()[:20], blank.column("images").to_pylist()[:20], strict=True)
+    for before, after in pairs:
+        for a, b in zip(before, after, strict=True):
+            image = Image.open(io.BytesIO(b["bytes"]))
+            assert image.size == Image.open(io.BytesIO(a["bytes"])).size
+            assert len(set(image.getdata())) == 1
+    assert blanked.test_file.read_bytes() == task.test_file.read_bytes()
+
+
+def test_settings_point_verl_at_the_task_in_file_order() -> None:
+    overrides = LEARNING_SETTINGS["lr_iad_focal"].overrides()
+    assert f"iad.dataset={PROTOCOL}" in overrides
+    assert "data.shuffle=false" in overrides
