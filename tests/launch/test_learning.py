@@ -15,7 +15,8 @@ from launch.vllm_server import VLLMServer
 from synthetic.learning_task import CHANCE, LearningTask, build_learning_task
 from synthetic.tiny_models import TinyModels
 
-pytestmark = pytest.mark.slow
+# one run: verl's start-up (~3.5 min here), 45 steps (~7 min), merge, one evaluation; beyond the suite's 600 s
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 RECIPE = "fad_tq_gpg"  # benchmarks.learning.FASTEST
 
