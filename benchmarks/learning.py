@@ -165,7 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             results.append(result)
             console.print(
                 f"{result.name}: held-out {result.before.accuracy:.1%} -> {result.after.accuracy:.1%} "
-                f"(McNemar p {result.p_value:.2g}); {verdict(result)}"
+                f"(McNemar p {result.p_value:.2g}); {verdict(result)}",
+                markup=False,
             )
     finally:
         judge.stop()
