@@ -67,7 +67,21 @@ def _interval(evaluation) -> str:
     return f"{evaluation.accuracy:.1%} [{evaluation.ci_low:.1%}, {evaluation.ci_high:.1%}]"
 
 
-def table_markdown(results: Sequence[LearningResult]) -> str:
+def _failed_row(name: str, folder: Path) -> str:
+    """A run whose training stopped: its rewards as far as it got, and where it stopped (no held-out result)."""
+    scalars = read_scalars(folder / "train" / "tensorboard")
+    reward, acc = scalars.get(REWARD_TAG, {}), scalars.get(ACCURACY_TAG, {})
+    first = [reward[s] for s in sorted(reward)[:5]]
+    last = [reward[s] for s in sorted(reward)[-5:]]
+    accs = [acc[s] for s in sorted(acc)]
+    return (
+        f"| {name} | {len(reward)} (stopped) | {sum(first) / len(first):.2f} → {sum(last) / len(last):.2f} | "
+        f"{sum(accs[:5]) / len(accs[:5]):.2f} → {sum(accs[-5:]) / len(accs[-5:]):.2f} | – | not evaluated | – | – | "
+        f"– | training stopped after step {max(reward)}: see its train.log |"
+    )
+
+
+def table_markdown(results: Sequence[LearningResult], failed: Sequence[str] = ()) -> str:
     header = (
         "| run | steps | reward first 5 → last 5 | train acc first 5 → last 5 | held-out before | held-out after "
         "| b / c | McNemar p | wall time | verdict |\n"
@@ -79,7 +93,7 @@ def table_markdown(results: Sequence[LearningResult]) -> str:
         f"{r.only_before} / {r.only_after} | {r.p_value:.2g} | {r.total_seconds / 60:.1f} min | {verdict(r)} |"
         for r in results
     ]
-    return header + "\n".join(rows) + "\n"
+    return header + "\n".join([*rows, *failed]) + "\n"
 
 
 def draw_curves(runs: dict[str, Path], target: Path) -> Path:
@@ -96,7 +110,7 @@ def draw_curves(runs: dict[str, Path], target: Path) -> Path:
     return target
 
 
-def section(results: Sequence[LearningResult], seconds: float) -> str:
+def section(results: Sequence[LearningResult], seconds: float, failed: Sequence[str] = ()) -> str:
     settings = "; ".join(
         f"{recipe}: {s.steps} steps x {s.prompts_per_step} prompts x {s.rollouts} rollouts, lr {s.lr:g}"
         for recipe, s in LEARNING_SETTINGS.items()
@@ -112,9 +126,12 @@ Settings: {settings}.
 Controls run the fastest recipe ({FASTEST}) with every training image blanked (`blank`) or with the advantages'
 sign flipped (`flipped`). Goal: held-out accuracy at least {GOAL_POINTS:.0%} points above chance, McNemar p < 0.01.
 
-{table_markdown(results)}
+{table_markdown(results, failed)}
 b / c: held-out images right only before / right only after training. Intervals: 95% percentile bootstrap
-(1,000 resamples). Wall time: training (with verl's start-up), merging and both evaluations.
+(1,000 resamples). Wall time: training (with verl's start-up), merging and both evaluations. A run whose training
+stopped shows its rewards up to the stop and no held-out result (the sign-flipped control, measured 2026-12-02:
+reward 1.74 at step 1, 0.00 from step 4 on, format and accuracy 0; its policy then sampled vision tokens and verl's
+`maybe_fix_3d_position_ids` failed at step 11 with `split_with_sizes`).
 What the tiny policy learns here is to see a large disc; it checks the pipeline, not Qwen2.5-VL.
 
 ![training curves](benchmarks/learning_curves.png)
@@ -126,6 +143,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("outputs/benchmarks/learning"))
     parser.add_argument("--only", nargs="+", metavar="RUN", help="run only these rows (e.g. fad_tq_gpg blank)")
     parser.add_argument("--no-write", action="store_true", help="print the table without touching BENCHMARKS.md")
+    parser.add_argument(
+        "--from-results",
+        action="store_true",
+        help="train nothing: rebuild the table and curves from the runs already in --out (after a crash)",
+    )
     args = parser.parse_args(argv)
     runs = [
         (recipe, control)
@@ -133,6 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.only or recipe in args.only or (control is not None and control in args.only)
     ]
     console = Console(width=None if sys.stdout.isatty() else 160)
+    if args.from_results:
+        return rebuild(args.out, runs, console, write=not args.no_write)
     started = time.perf_counter()
     console.print(f"building the task and the tiny models in {args.out} ...")
     task = build_learning_task(args.out / "task", overwrite=True)
@@ -177,6 +201,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         curves = {r.name: args.out / (r.recipe if r.control is None else f"{r.recipe}-{r.control}") for r in results}
         draw_curves({name: folder / "train" / "tensorboard" for name, folder in curves.items()}, CURVES)
         write_section("learning", section(results, seconds))
+        console.print(f"written: {CURVES} and the learning section of BENCHMARKS.md")
+    return 0
+
+
+def _folder(recipe: str, control: str | None) -> str:
+    return recipe if control is None else f"{recipe}-{control}"
+
+
+def rebuild(out: Path, runs: Sequence[tuple[str, str | None]], console: Console, *, write: bool) -> int:
+    """The table and curves from each run's ``result.json`` (or its TensorBoard events when training stopped)."""
+    results, failed, curves = [], [], {}
+    for recipe, control in runs:
+        folder = out / _folder(recipe, control)
+        name = recipe if control is None else f"{recipe} [{control}]"
+        if (folder / "result.json").exists():
+            results.append(LearningResult.from_json(json.loads((folder / "result.json").read_text())))
+        elif (folder / "train" / "tensorboard").exists():
+            failed.append(_failed_row(name, folder))
+        else:
+            continue
+        curves[name] = folder / "train" / "tensorboard"
+    seconds = sum(r.total_seconds for r in results)
+    console.print(table_markdown(results, failed), markup=False, highlight=False)
+    if write:
+        draw_curves(curves, CURVES)
+        write_section("learning", section(results, seconds, failed))
         console.print(f"written: {CURVES} and the learning section of BENCHMARKS.md")
     return 0
 

@@ -85,6 +85,11 @@ class LearningResult:
     def to_json(self) -> dict[str, Any]:
         return asdict(self) | {"name": self.name}
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> LearningResult:
+        values = {key: value for key, value in data.items() if key != "name"}
+        return cls(**values | {"before": Evaluation(**data["before"]), "after": Evaluation(**data["after"])})
+
 
 def _window_mean(points: Mapping[int, float], first: bool) -> float:
     steps = sorted(points)
