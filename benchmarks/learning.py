@@ -169,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         judge.start()
         for recipe, control in runs:
-            name = recipe if control is None else f"{recipe}-{control}"
+            name = _folder(recipe, control)
             steps = LEARNING_SETTINGS[recipe].steps
             with Progress(
                 TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
@@ -198,8 +198,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     (args.out / "results.json").write_text(json.dumps([r.to_json() for r in results], indent=1) + "\n")
     console.print(table_markdown(results), markup=False, highlight=False)
     if not args.no_write:
-        curves = {r.name: args.out / (r.recipe if r.control is None else f"{r.recipe}-{r.control}") for r in results}
-        draw_curves({name: folder / "train" / "tensorboard" for name, folder in curves.items()}, CURVES)
+        draw_curves(
+            {r.name: args.out / _folder(r.recipe, r.control) / "train" / "tensorboard" for r in results}, CURVES
+        )
         write_section("learning", section(results, seconds))
         console.print(f"written: {CURVES} and the learning section of BENCHMARKS.md")
     return 0
