@@ -141,11 +141,15 @@ def run_learning(
     judge_url: str | None = None,
     before_records: Sequence[Mapping[str, Any]] | None = None,
     on_step: Callable[[int], None] | None = None,
+    steps: int | None = None,
 ) -> LearningResult:
-    """Train ``recipe`` on ``task`` from ``policy`` (``control``: None, ``blank`` or ``flipped``) and measure it."""
+    """Train ``recipe`` on ``task`` from ``policy`` (``control``: None, ``blank`` or ``flipped``) and measure it.
+
+    ``steps`` shortens the run (the learning-rate schedule follows it); by default the recipe's learning settings.
+    """
     started = time.perf_counter()
-    settings = LEARNING_SETTINGS[recipe]
     overrides = training_overrides(recipe, control)
+    steps = steps or LEARNING_SETTINGS[recipe].steps
     data = blank_task(task, out / "blank_task") if control == "blank" else task
     if before_records is None:
         before_records = evaluate(policy, task.test_file, out / "eval_before", "before")
@@ -155,7 +159,7 @@ def run_learning(
         model=policy,
         out=out / "train",
         judge_url=judge_url,
-        overrides=[f"trainer.total_training_steps={settings.steps}", f"trainer.save_freq={settings.steps}", *overrides],
+        overrides=[f"trainer.total_training_steps={steps}", f"trainer.save_freq={steps}", *overrides],
         on_step=on_step,
     )
     if run.returncode != 0:

@@ -51,6 +51,7 @@ class LearningSettings:
     prompts_per_step: int  # data.train_batch_size (and ppo_mini_batch_size: one update per step, on-policy)
     rollouts: int  # actor_rollout_ref.rollout.n
     lr: float
+    top_k: int = 50  # actor_rollout_ref.rollout.top_k
 
     def overrides(self) -> list[str]:
         """Hydra overrides for ``recipes.train <recipe> +overlay=cpu``."""
@@ -61,7 +62,7 @@ class LearningSettings:
             "actor_rollout_ref.actor.optim.lr_scheduler_type=cosine",
             # sample from the 50 likeliest tokens (transformers' default): the tiny policy's long tail of 2,000
             # untrained tokens otherwise breaks the format in ~15% of rollouts, and the updates that follow grew it
-            "actor_rollout_ref.rollout.top_k=50",
+            f"actor_rollout_ref.rollout.top_k={self.top_k}",
             f"data.train_batch_size={self.prompts_per_step}",
             f"actor_rollout_ref.actor.ppo_mini_batch_size={self.prompts_per_step}",
             f"actor_rollout_ref.rollout.n={self.rollouts}",
