@@ -9,7 +9,7 @@ PIP_ARGS ?=
 STAMP := $(VENV)/.iad-setup-stamp
 SETUP_INPUTS := pyproject.toml cpu_support/setup_env.py $(wildcard cpu_support/compat/*)
 DEMO_DIR ?= outputs/demo
-# 30 of the learning settings' 45 steps: held-out 50% -> 71% (McNemar p 1e-7, measured) within the 12-minute budget
+# synthetic.learning_task.QUICK_STEPS: 30 of the learning settings' 45 steps, within the 12-minute budget
 DEMO_STEPS ?= 30
 
 .PHONY: setup check lint format test test-fast demo clean

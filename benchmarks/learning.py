@@ -49,26 +49,6 @@ RUNS: tuple[tuple[str, str | None], ...] = (
 )
 CURVES = REPO / "benchmarks" / "learning_curves.png"
 GOAL_POINTS = 0.20  # held-out accuracy at least this far above chance after training, McNemar p < 0.01
-# What else was tried for lr_iad_focal (measured 2026-12-02, 22-45 steps each, train accuracy per step read from
-# TensorBoard): written under the table until a setting in LEARNING_SETTINGS makes it learn.
-LR_IAD_NOTE = (
-    "lr_iad_focal did not learn in any setting tried (train accuracy per step, 2026-12-02): LoRA r4 on q,v at lr 3e-3 "
-    "(the row above); at 1e-2 with top-k 10, between 0.28 and 0.56 with no trend over 27 steps (gradient norm ~0.01); "
-    "at 3e-2 the format collapsed at step 5 (0.95 -> 0.03); LoRA on every linear layer at 3e-3, flat over 22 steps; "
-    "no LoRA (full fine-tuning, as the other two recipes) at 3e-3, the format collapsed at step 4 (0.12) and "
-    "recovered, accuracy 0.44 -> ~0.5 over 26 steps. Our reading: with advantages not divided by the group's std (Dr. "
-    "GRPO, which keeps the focal weighting), a right answer is worth alpha(1-p)^gamma = 0.25 at p = 1/2 while a "
-    "malformed answer costs the whole format reward of 1, so the malformed rollouts (0-12% per step) drive the "
-    "update, and the signal shrinks as p rises."
-)
-# Runs are single and not bit-reproducible across sessions: the same settings gave these in an earlier full run.
-EARLIER_RUN_NOTE = (
-    "An earlier full run with the same settings (2026-12-02 04:16 UTC, before the fix for verl's 3-D position ids, "
-    "which only changes batches whose sequences all have the same length) measured fad_tq_gpg 50.0% -> 99.3% "
-    "(p 2.7e-16), lad_reasoner_grpo 50.0% -> 71.4% (train accuracy 0.43 -> 0.89, p 1.2e-7), lr_iad_focal 50.0% -> "
-    "50.0%, blank 50.0% -> 48.6%; its flipped control stopped at step 11 on that verl bug. lad_reasoner_grpo's result "
-    "is therefore fragile: one run learned, one settled on a single answer (KL to the reference 0.2-0.4 from step 7)."
-)
 
 
 def verdict(result: LearningResult) -> str:
@@ -150,8 +130,7 @@ sign flipped (`flipped`). Goal: held-out accuracy at least {GOAL_POINTS:.0%} poi
 b / c: held-out images right only before / right only after training. Intervals: 95% percentile bootstrap
 (1,000 resamples). Wall time: training (with verl's start-up), merging and both evaluations. A run whose training
 stopped shows its rewards up to the stop and no held-out result.
-{LR_IAD_NOTE}
-{EARLIER_RUN_NOTE}
+See the notes under this section for other settings and an earlier run.
 What the tiny policy learns here is to see a large disc; it checks the pipeline, not Qwen2.5-VL.
 
 ![training curves](benchmarks/learning_curves.png)

@@ -149,6 +149,8 @@ def run_learning(
     """
     started = time.perf_counter()
     overrides = training_overrides(recipe, control)
+    if steps is not None and steps < 1:
+        raise ValueError(f"steps must be at least 1, got {steps}; leave it out for the recipe's learning settings")
     steps = steps or LEARNING_SETTINGS[recipe].steps
     data = blank_task(task, out / "blank_task") if control == "blank" else task
     if before_records is None:

