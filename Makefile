@@ -9,8 +9,6 @@ PIP_ARGS ?=
 STAMP := $(VENV)/.iad-setup-stamp
 SETUP_INPUTS := pyproject.toml cpu_support/setup_env.py $(wildcard cpu_support/compat/*)
 DEMO_DIR ?= outputs/demo
-# synthetic.learning_task.QUICK_STEPS: 30 of the learning settings' 45 steps, within the 12-minute budget
-DEMO_STEPS ?= 30
 
 .PHONY: setup check lint format test test-fast demo clean
 
@@ -43,7 +41,7 @@ test-fast: setup
 
 # The main job on its built-in default: the learning task (synthetic.learning_task: LR-IAD's one-image prompt on
 # VisA -> MVTec AD layouts whose anomalies are one large disc, balanced) -> a sheet of training samples -> the
-# fad_tq_gpg recipe on CPU (+overlay=cpu, the task's learning settings): preflight, then 30 real verl GPG steps with
+# fad_tq_gpg recipe on CPU (+overlay=cpu, the task's learning settings): preflight, then 45 real verl GPG steps with
 # the tiny primed Qwen2.5-VL and the tiny Qwen3 thinking-quality judge served by vLLM on loopback -> the reward
 # components per step (run/training_curves.png) -> the last checkpoint merged into a Hugging Face model -> the
 # policy before and after training evaluated on the 140 held-out images with vLLM -> both rows and McNemar's test.
@@ -53,7 +51,7 @@ demo: setup
 	$(BIN)/iad-data inspect $(DEMO_DIR)/task/single-ab/train.parquet --sheet $(DEMO_DIR)/train_samples.png
 	HF_HOME=$(abspath $(DEMO_DIR))/hf_home $(BIN)/python -m launch.cpu_train --recipe fad_tq_gpg \
 		--data-dir $(DEMO_DIR)/task --model $(DEMO_DIR)/tiny_models/policy --judge $(DEMO_DIR)/tiny_models/judge \
-		--out $(DEMO_DIR)/run --learning-settings --steps $(DEMO_STEPS) --overwrite
+		--out $(DEMO_DIR)/run --learning-settings --overwrite
 	$(BIN)/python -m evaluation run --model $(DEMO_DIR)/tiny_models/policy --name tiny-policy \
 		--test-file $(DEMO_DIR)/task/single-ab/test.parquet --out $(DEMO_DIR)/eval/before --cpu-settings \
 		--max-tokens 128 --overwrite

@@ -112,7 +112,8 @@ def draw_curves(runs: dict[str, Path], target: Path) -> Path:
 
 def section(results: Sequence[LearningResult], seconds: float, failed: Sequence[str] = ()) -> str:
     settings = "; ".join(
-        f"{recipe}: {s.steps} steps x {s.prompts_per_step} prompts x {s.rollouts} rollouts, lr {s.lr:g}"
+        f"{recipe}: {s.steps} steps x {s.prompts_per_step} prompts x {s.rollouts} rollouts, "
+        f"lr {s.lr:g}, Adam eps {s.adam_eps:g}"
         for recipe, s in LEARNING_SETTINGS.items()
     )
     return f"""## learning: does training move the policy? Three recipes and two controls on CPU
@@ -184,6 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     judge_url=judge.base_url,
                     before_records=before,
                     on_step=lambda step, bar=bar: progress.update(bar, completed=step),
+                    overwrite=True,  # this benchmark's own folder: a rerun starts from step 0
                 )
             results.append(result)
             console.print(

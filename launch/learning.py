@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import subprocess
 import sys
 import time
@@ -142,15 +143,24 @@ def run_learning(
     before_records: Sequence[Mapping[str, Any]] | None = None,
     on_step: Callable[[int], None] | None = None,
     steps: int | None = None,
+    overwrite: bool = False,
 ) -> LearningResult:
     """Train ``recipe`` on ``task`` from ``policy`` (``control``: None, ``blank`` or ``flipped``) and measure it.
 
     ``steps`` shortens the run (the learning-rate schedule follows it); by default the recipe's learning settings.
+    ``out`` must be empty, or ``overwrite`` set: verl resumes from checkpoints it finds there.
     """
     started = time.perf_counter()
     overrides = training_overrides(recipe, control)
     if steps is not None and steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}; leave it out for the recipe's learning settings")
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise FileExistsError(
+                f"{out} is not empty: verl would resume from the checkpoints of an earlier run there instead of "
+                "training from the start; choose an empty folder or pass overwrite=True to delete it first"
+            )
+        shutil.rmtree(out)
     steps = steps or LEARNING_SETTINGS[recipe].steps
     data = blank_task(task, out / "blank_task") if control == "blank" else task
     if before_records is None:

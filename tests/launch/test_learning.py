@@ -12,10 +12,10 @@ import pytest
 
 from launch.learning import LearningResult, evaluate, run_learning
 from launch.vllm_server import VLLMServer
-from synthetic.learning_task import CHANCE, QUICK_STEPS, LearningTask, build_learning_task
+from synthetic.learning_task import CHANCE, LearningTask, build_learning_task
 from synthetic.tiny_models import TinyModels
 
-# one run: verl's start-up (~2.5 min here), 30 steps (~5 min), merge, one evaluation; beyond the suite's 600 s
+# one run: verl's start-up (~2.5 min here), 45 steps (~6.5 min), merge, one evaluation; beyond the suite's 600 s
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 RECIPE = "fad_tq_gpg"  # benchmarks.learning.FASTEST
@@ -47,7 +47,8 @@ def _run(
         control=control,
         judge_url=judge_server.base_url,
         before_records=before_records,
-        steps=QUICK_STEPS,  # p 1.2e-7 measured at 30 steps: a wide margin over the p < 0.05 asserted
+        # the learning settings' 45 steps: the step where accuracy takes off varied from 13 to 34 with the rollout
+        # seed (synthetic.learning_task), and another machine's rounding is another seed
     )
 
 

@@ -48,3 +48,11 @@ def test_window_means_take_the_first_and_last_five_steps() -> None:
     points = {step: float(step) for step in range(1, 21)}
     assert _window_mean(points, first=True) == 3.0
     assert _window_mean(points, first=False) == 18.0
+
+
+def test_a_folder_holding_an_earlier_run_is_refused_without_overwrite(tmp_path: Path) -> None:
+    earlier = tmp_path / "out" / "train" / "checkpoints" / "global_step_45"
+    earlier.mkdir(parents=True)
+    with pytest.raises(FileExistsError, match="verl would resume"):
+        run_learning("fad_tq_gpg", None, tmp_path / "policy", tmp_path / "out")  # type: ignore[arg-type]
+    assert earlier.exists()

@@ -72,3 +72,21 @@ def test_settings_point_verl_at_the_task_in_file_order() -> None:
     overrides = LEARNING_SETTINGS["lr_iad_focal"].overrides()
     assert f"iad.dataset={PROTOCOL}" in overrides
     assert "data.shuffle=false" in overrides
+
+
+@pytest.mark.parametrize("recipe", sorted(LEARNING_SETTINGS))
+def test_adams_epsilon_reaches_the_optimizer_verl_builds(recipe: str) -> None:
+    import torch
+    from omegaconf import OmegaConf
+    from verl.utils.config import omega_conf_to_dataclass
+    from verl.workers.config.optimizer import build_optimizer
+
+    from recipes.compose import compose_recipe
+
+    settings = LEARNING_SETTINGS[recipe]
+    config = compose_recipe(recipe, ["+overlay=cpu", *settings.overrides()])
+    optim = omega_conf_to_dataclass(OmegaConf.to_container(config.actor_rollout_ref.actor.optim, resolve=True))
+    optimizer = build_optimizer([torch.nn.Parameter(torch.zeros(2))], optim)
+    assert isinstance(optimizer, torch.optim.AdamW)
+    assert optimizer.defaults["eps"] == settings.adam_eps != 1e-8
+    assert optimizer.defaults["lr"] == settings.lr
