@@ -67,6 +67,11 @@ class _CPUDeviceModule(ModuleType):
 
     manual_seed_all = manual_seed
 
+    # verl's checkpoint keys the accelerator's RNG state by device name, here "cpu", the key of torch's own CPU
+    # state, so resuming calls ``set_rng_state(rng_state["cpu"])``: on CPU that RNG is torch's.
+    get_rng_state = staticmethod(torch.get_rng_state)
+    set_rng_state = staticmethod(torch.set_rng_state)
+
 
 _ZERO_MEMORY_CALLS = frozenset(
     {

@@ -163,6 +163,16 @@ def test_cpu_device_module(verl_in_cpu_mode: None) -> None:
         device.no_such_call  # noqa: B018
 
 
+def test_a_checkpoints_rng_state_loads_back(verl_in_cpu_mode: None) -> None:
+    import torch
+    from verl.utils.checkpoint.checkpoint_manager import BaseCheckpointManager
+
+    state = BaseCheckpointManager.get_rng_state()
+    expected = torch.rand(3)
+    BaseCheckpointManager.load_rng_state(state)  # a resumed run: verl's own call, which failed on CPU before
+    assert torch.equal(torch.rand(3), expected)
+
+
 def test_fsdp_engines_for_cpu(verl_in_cpu_mode: None) -> None:
     import verl.workers.engine  # noqa: F401  (imports the FSDP engines, whose import registers them for cpu)
     from verl.workers.engine.base import EngineRegistry
