@@ -76,6 +76,17 @@ class CPURun:
         return read_scalars(self.tensorboard)
 
 
+def clear_output_folder(out: Path, overwrite: bool) -> None:
+    """Refuse a non-empty ``out`` (verl would resume from the checkpoints of an earlier run there), or delete it."""
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise FileExistsError(
+                f"{out} is not empty: verl would resume from the checkpoints of an earlier run there instead of "
+                "training from the start; choose an empty folder or pass --overwrite (overwrite=True) to delete it"
+            )
+        shutil.rmtree(out)
+
+
 def train_command(recipe: str, overrides: Sequence[str], out: Path) -> list[str]:
     return [
         sys.executable,
@@ -211,10 +222,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, path in (("--data-dir", args.data_dir), ("--model", args.model), ("--judge", args.judge)):
         if path is not None and not path.exists():
             parser.error(f"{name} {path} does not exist")
-    if args.out.exists() and any(args.out.iterdir()):
-        if not args.overwrite:
-            parser.error(f"--out {args.out} is not empty (verl would resume from its checkpoints); pass --overwrite")
-        shutil.rmtree(args.out)
+    try:
+        clear_output_folder(args.out, args.overwrite)
+    except FileExistsError as error:
+        parser.error(str(error))
     from cpu_support.verl_cpu import CPUModeError, require_ready
 
     try:

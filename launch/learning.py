@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import subprocess
 import sys
 import time
@@ -29,7 +28,7 @@ from typing import Any, Final
 from evaluation.metrics import bootstrap_ci
 from evaluation.report import paired_comparison
 from evaluation.runner import RECORDS, read_records
-from launch.cpu_train import CPURun, merge_last_checkpoint, run_training
+from launch.cpu_train import CPURun, clear_output_folder, merge_last_checkpoint, run_training
 from recipes.controls import flipped_name
 from synthetic.learning_task import CHANCE, LEARNING_SETTINGS, LearningTask, blank_task
 
@@ -154,13 +153,7 @@ def run_learning(
     overrides = training_overrides(recipe, control)
     if steps is not None and steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}; leave it out for the recipe's learning settings")
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise FileExistsError(
-                f"{out} is not empty: verl would resume from the checkpoints of an earlier run there instead of "
-                "training from the start; choose an empty folder or pass overwrite=True to delete it first"
-            )
-        shutil.rmtree(out)
+    clear_output_folder(out, overwrite)
     steps = steps or LEARNING_SETTINGS[recipe].steps
     data = blank_task(task, out / "blank_task") if control == "blank" else task
     if before_records is None:

@@ -22,3 +22,15 @@ def test_learning_settings_exist_only_for_the_paper_recipes(tmp_path: Path, caps
               "--out", str(tmp_path / "run"), "--learning-settings"])  # fmt: skip
     assert exit_info.value.code == 2
     assert "no learning settings for my_recipe" in capsys.readouterr().err
+
+
+def test_an_out_folder_holding_a_run_is_refused_without_overwrite(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    earlier = tmp_path / "run" / "checkpoints" / "global_step_2"
+    earlier.mkdir(parents=True)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--data-dir", str(tmp_path), "--model", str(tmp_path), "--out", str(tmp_path / "run")])
+    assert exit_info.value.code == 2
+    assert "verl would resume" in capsys.readouterr().err
+    assert earlier.exists()
