@@ -11,6 +11,10 @@ verl branches on ``trainer_mode == "sync"`` (replay buffer, refills, weight sync
 change how the run trains. Both the registry entry and the protected ``_compute_metrics`` (the only place that
 sees the step's batch before it is cleared from the TransferQueue) are verl internals;
 ``tests/cpu_support/test_verl_cpu_canary.py`` watches their sources.
+
+It also sets how often verl's replay buffer looks for finished rollouts (``iad.replay_poll_s``): verl 0.9.1 hard-codes
+2 s, so a step's generation takes a whole number of 2 s polls (4.02, 6.03 or 8.1 s where the tiny policy's rollouts
+took less); the CPU overlay polls every 0.1 s, and on GPUs, where generation takes minutes, verl's 2 s stays.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ WATCHED = (
     "verl.trainer.ppo.v1.trainer_base.PPOTrainer._compute_metrics",
     "verl.trainer.ppo.v1.trainer_base.get_trainer_cls",
     "verl.trainer.ppo.v1.trainer_base.PPOTrainer._build_replay_buffer",
+    "verl.trainer.ppo.v1.replay_buffer.ReplayBuffer._wait_for_next_poll",  # sleeps poll_interval
 )
 
 
@@ -62,6 +67,11 @@ def register(trainer_sync: ModuleType) -> None:
             infos = [field.get("reward_extra_info") if isinstance(field, dict) else None for field in extra_fields]
             metrics.update(reward_component_metrics(infos))
             return super()._compute_metrics(batch, metrics, timing_raw, global_steps, epoch)
+
+        def _build_replay_buffer(self):  # noqa: ANN202
+            buffer = super()._build_replay_buffer()
+            buffer.poll_interval = float(self.config.iad.get("replay_poll_s", buffer.poll_interval))
+            return buffer
 
     IADPPOTrainerSync.__module__, IADPPOTrainerSync.__qualname__ = __name__, "IADPPOTrainerSync"
     globals()["IADPPOTrainerSync"] = IADPPOTrainerSync

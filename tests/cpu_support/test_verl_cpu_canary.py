@@ -63,6 +63,9 @@ WATCHED_SOURCE_SHA256 = {
     "verl.trainer.ppo.v1.trainer_base.PPOTrainer._build_replay_buffer": (
         "c6c5bd0783311ea3ed37f2f5054eb1d23533deb76b181643419b2f37897f38be"
     ),
+    "verl.trainer.ppo.v1.replay_buffer.ReplayBuffer._wait_for_next_poll": (
+        "10088bf03da693830d23be51540b04ad3e21e34566f70cbe8863f2867873f8cd"
+    ),
 }
 
 TRAINER_WORK_AROUND = "recipes/trainer.py (the subclass behind verl's sync trainer mode)"

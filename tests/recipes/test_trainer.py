@@ -50,3 +50,19 @@ def test_recipes_keep_verls_sync_mode() -> None:
     """verl branches on trainer_mode == "sync" (replay buffer, refills): another name would change training."""
     assert TRAINER_MODE == "sync"
     assert compose_recipe("fad_tq_gpg").trainer.v1.trainer_mode == "sync"
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize(("overrides", "poll"), [([], 2.0), (["+overlay=cpu"], 0.1)])
+def test_the_replay_buffer_verl_builds_polls_at_the_recipes_interval(overrides: list[str], poll: float) -> None:
+    """verl's own _build_replay_buffer runs; the subclass only sets the interval (verl hard-codes 2 s)."""
+    from verl.trainer.ppo.v1.replay_buffer import ReplayBuffer
+    from verl.trainer.ppo.v1.trainer_base import get_trainer_cls
+
+    trainer = object.__new__(get_trainer_cls("sync"))  # the real method, without starting workers
+    trainer.config = compose_recipe("fad_tq_gpg", overrides)
+    trainer.trainer_mode = TRAINER_MODE
+    trainer._add_prompts_to_generate = lambda *args, **kwargs: None
+    buffer = trainer._build_replay_buffer()
+    assert type(buffer) is ReplayBuffer
+    assert buffer.poll_interval == poll
