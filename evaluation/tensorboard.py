@@ -22,17 +22,20 @@ class NoEventsError(FileNotFoundError):
 def read_scalars(folder: Path) -> dict[str, dict[int, float]]:
     """Every scalar in the event files in and below ``folder``: ``{tag: {step: value}}``.
 
-    Files are read in name order (their names start with the creation time), so a step logged twice, as after a
-    resumed run, keeps the later value.
+    Each folder's event files are read as TensorBoard reads them, in name order (names start with the creation
+    time) through one accumulator, which honours a purge (a session restarted at step k voids the earlier events
+    from step k on, as ``launch.cpu_train --resume`` writes); a step logged twice otherwise keeps the later value.
     """
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     scalars: dict[str, dict[int, float]] = {}
-    for events in sorted(Path(folder).rglob(EVENTS_GLOB)):
-        accumulator = EventAccumulator(str(events), size_guidance={"scalars": 0})
+    for directory in sorted({events.parent for events in Path(folder).rglob(EVENTS_GLOB) if events.is_file()}):
+        accumulator = EventAccumulator(str(directory), size_guidance={"scalars": 0})
         accumulator.Reload()
         for tag in accumulator.Tags()["scalars"]:
-            scalars.setdefault(tag, {}).update({event.step: event.value for event in accumulator.Scalars(tag)})
+            points = {event.step: event.value for event in accumulator.Scalars(tag)}
+            if points:  # a purge can leave a tag with none
+                scalars.setdefault(tag, {}).update(points)
     return scalars
 
 

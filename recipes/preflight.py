@@ -199,6 +199,34 @@ def check_judge(config: DictConfig) -> str:
     return f"{url} answered (tq {scores.tq:.2f}, {scores.latency_s:.2f} s)"
 
 
+def gpus_needed(config: DictConfig) -> dict[str, int]:
+    """GPUs verl will ask Ray for, by pool: the trainer's, and the judge's when it has a pool of its own."""
+    trainer, judge = config.trainer, config.reward.reward_model
+    pools = {"trainer": trainer.nnodes * trainer.n_gpus_per_node}
+    if judge.enable and judge.enable_resource_pool:
+        pools["judge"] = judge.nnodes * judge.n_gpus_per_node
+    return pools
+
+
+def check_resources(config: DictConfig) -> str:
+    """Pools that fit the GPUs Ray is started with (verl waits forever for resources that never come)."""
+    pools = gpus_needed(config)
+    needed = sum(pools.values())
+    offered = (config.get("ray_kwargs") or {}).get("ray_init", {}).get("num_gpus")
+    detail = " + ".join(f"{name} {count}" for name, count in pools.items())
+    judge = config.reward.reward_model
+    model = str(judge.model_path or "")
+    if judge.enable and model.startswith(("/", ".")) and not Path(model).exists():
+        raise PreflightError(f"the judge's model_path {model} does not exist (IAD_JUDGE_MODEL_PATH)")
+    if offered is not None and needed > offered:
+        raise PreflightError(
+            f"the pools need {needed} GPUs ({detail}) but Ray is started with "
+            f"ray_kwargs.ray_init.num_gpus={offered}: verl would wait for them forever; raise num_gpus or shrink "
+            "a pool (trainer.n_gpus_per_node, reward.reward_model.n_gpus_per_node)"
+        )
+    return f"{needed} GPU(s): {detail}" + (f", Ray offers {offered}" if offered is not None else "")
+
+
 def resource_plan(config: DictConfig) -> Table:
     """What verl will ask Ray for, and the batch arithmetic of one step."""
     trainer, data, actor = config.trainer, config.data, config.actor_rollout_ref.actor
@@ -245,6 +273,7 @@ def run_preflight(recipe: str, overrides: Sequence[str], *, sample_rows: int, co
         ("data", lambda: check_data(config, sample_rows)),
         ("reward", lambda: check_reward(config)),
         ("judge", lambda: check_judge(config)),
+        ("resources", lambda: check_resources(config)),
     ]
     for name, step in steps:
         started = time.perf_counter()

@@ -37,6 +37,25 @@ def test_read_scalars_reads_the_folders_inside_a_run(tmp_path: Path) -> None:
     assert read_scalars(tmp_path / "nothing") == {}
 
 
+def test_read_scalars_honours_a_purge_as_a_resumed_run_writes_it(tmp_path: Path) -> None:
+    """A killed run logged steps 1-3, its checkpoint was step 2: the resumed run's step 3 is the only one left."""
+    import time
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from launch.cpu_train import purge_steps_from
+
+    write_events(tmp_path, {"a": {1: 1.0, 2: 2.0, 3: 3.0}, "b": {3: 3.0}})
+    time.sleep(1.1)  # event file names start with the second they were created in: this keeps their order
+    purge_steps_from(tmp_path, 3)
+    time.sleep(1.1)
+    write_events(tmp_path, {"a": {3: 30.0, 4: 40.0}})
+    assert read_scalars(tmp_path) == {"a": {1: 1.0, 2: 2.0, 3: 30.0, 4: 40.0}}
+    accumulator = EventAccumulator(str(tmp_path), size_guidance={"scalars": 0})  # as TensorBoard itself reads it
+    accumulator.Reload()
+    assert [event.step for event in accumulator.Scalars("a")] == [1, 2, 3, 4]
+
+
 def test_cpu_run_scalars_still_read_its_tensorboard_folder(tmp_path: Path) -> None:
     write_events(tmp_path / "tensorboard", SCALARS)
     assert CPURun(out=tmp_path, returncode=0, seconds=1.0).scalars() == SCALARS

@@ -28,13 +28,6 @@ def _last(scalars: dict[str, dict[int, float]], tag: str) -> float:
 
 
 @pytest.fixture(scope="module")
-def pair3c_data(loco_real_counts: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    data = tmp_path_factory.mktemp("cpu-train-data")
-    build(BuildConfig(protocol="pair3c", roots={"mvtec_loco": loco_real_counts}, out=data / "pair3c"))
-    return data
-
-
-@pytest.fixture(scope="module")
 def fad_tq_run(
     pair3c_data: Path, tiny_models: TinyModels, judge_server: VLLMServer, tmp_path_factory: pytest.TempPathFactory
 ) -> CPURun:

