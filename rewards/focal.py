@@ -49,4 +49,7 @@ def answer_probability(logprobs: Sequence[float]) -> float:
     invalid = next((logprob for logprob in logprobs if not logprob <= 0.0), None)
     if invalid is not None:
         raise ValueError(f"log-probabilities must be <= 0 and not NaN, got {invalid!r}")
-    return math.exp(math.fsum(logprobs))
+    try:
+        return math.exp(math.fsum(logprobs))
+    except OverflowError:  # non-positive terms overflow only toward -inf: the probability underflows to 0
+        return 0.0
