@@ -1,11 +1,12 @@
 """Benchmark the rewards: rule-reward throughput, and the judge client against a real vLLM server.
 
-    python -m benchmarks.rewards [--samples 20000] [--judge-batch 256] [--concurrency 32]
+    python -m benchmarks.rewards [--samples 20000] [--judge-batch 256] [--concurrency 8 32 64 128]
 
 Rule rewards run on a fixed mix of responses (well-formed, wrong, malformed, reward hacks). The judge part builds
 the tiny random-weight Qwen3 judge, serves it with vLLM's CPU build on loopback, and scores a batch of distinct
-responses three ways in one run: one request at a time (the baseline), concurrently through the client's
-semaphore, and again from the client's cache. Results go to the ``rewards`` section of BENCHMARKS.md.
+responses in one run: one request at a time (the baseline), concurrently through the client's semaphore at each
+limit (with the judge's own batch, vLLM's running requests, sampled from its ``/metrics``), and again from the
+client's cache. Results go to the ``rewards`` section of BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -65,44 +66,73 @@ def rule_rows(samples: int) -> list[tuple[str, str, str]]:
     ]
 
 
-async def judge_rows(base_url: str, batch: int, concurrency: int) -> list[tuple[str, str, str]]:
+RUNNING_GAUGE = "vllm:num_requests_running"  # the judge's batch: requests in its running set at the moment
+
+
+async def sample_batch_sizes(metrics_url: str, samples: list[float], stop: asyncio.Event) -> None:
+    """Poll vLLM's Prometheus ``/metrics`` for the running requests every 20 ms until ``stop`` is set."""
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session:
+        while not stop.is_set():
+            async with session.get(metrics_url) as response:
+                for line in (await response.text()).splitlines():
+                    if line.startswith(RUNNING_GAUGE):
+                        samples.append(float(line.rsplit(" ", 1)[1]))
+            await asyncio.sleep(0.02)
+
+
+async def judge_rows(base_url: str, batch: int, concurrencies: Sequence[int]) -> list[tuple[str, str, str]]:
+    """One request at a time (the baseline), then each concurrency limit, then cache hits; each on distinct texts."""
     question = "Classify the query image: (A) good (B) structural anomaly (C) logical anomaly."
     texts = [f"The query shows {i} pins; compartment {i % 15} is empty." for i in range(batch)]
-    sequential_texts = [text + " (sequential run)" for text in texts]  # distinct: no cache hits across runs
-
-    config = JudgeConfig(base_url=base_url, model="judge", max_concurrency=concurrency, timeout_s=120)
-    client = JudgeClient(config)
+    metrics_url = base_url.removesuffix("/v1") + "/metrics"
+    rows: list[tuple[str, str, str]] = []
+    clients = {limit: JudgeClient(JudgeConfig(base_url=base_url, model="judge", max_concurrency=limit, timeout_s=120))
+               for limit in (1, *concurrencies)}  # fmt: skip
     try:
-        await client.score(question, "warm-up", "C")
+        await clients[1].score(question, "warm-up", "C")
         started = time.perf_counter()
-        for text in sequential_texts:
-            await client.score(question, text, "C")
+        for text in texts:
+            await clients[1].score(question, f"{text} (sequential run)", "C")
         sequential = batch / (time.perf_counter() - started)
-
+        rows.append(("judge: one request at a time", f"{sequential:,.1f} samples/s", "1.00x (baseline)"))
+        for limit in concurrencies:
+            sizes: list[float] = []
+            stop = asyncio.Event()
+            sampler = asyncio.create_task(sample_batch_sizes(metrics_url, sizes, stop))
+            started = time.perf_counter()
+            results = await asyncio.gather(
+                *(clients[limit].score(question, f"{text} ({limit})", "C") for text in texts)
+            )
+            rate = batch / (time.perf_counter() - started)
+            stop.set()
+            await sampler
+            busy = [size for size in sizes if size > 0] or [0.0]
+            rows.append(
+                (
+                    f"judge: concurrent (limit {limit}), {sum(not r.ok for r in results)} failures; judge's batch "
+                    f"mean {sum(busy) / len(busy):.0f}, max {max(busy):.0f}",
+                    f"{rate:,.1f} samples/s",
+                    f"{rate / sequential:.2f}x",
+                )
+            )
+        limit = concurrencies[-1]
         started = time.perf_counter()
-        results = await asyncio.gather(*(client.score(question, text, "C") for text in texts))
-        concurrent = batch / (time.perf_counter() - started)
-        failures = sum(not result.ok for result in results)
-
-        started = time.perf_counter()
-        cached = await asyncio.gather(*(client.score(question, text, "C") for text in texts))
+        cached = await asyncio.gather(*(clients[limit].score(question, f"{text} ({limit})", "C") for text in texts))
         cache_rate = batch / (time.perf_counter() - started)
         assert all(result.cached for result in cached), "second pass should be served from the cache"
+        rows.append(
+            (
+                "judge: cache hits",
+                f"{cache_rate:,.0f} samples/s ({1e6 / cache_rate:.0f} µs each)",
+                f"{cache_rate / sequential:,.0f}x",
+            )
+        )
     finally:
-        await client.aclose()
-    return [
-        ("judge: one request at a time", f"{sequential:,.1f} samples/s", "1.00x (baseline)"),
-        (
-            f"judge: concurrent (limit {concurrency}), {failures} failures",
-            f"{concurrent:,.1f} samples/s",
-            f"{concurrent / sequential:.2f}x",
-        ),
-        (
-            "judge: cache hits",
-            f"{cache_rate:,.0f} samples/s ({1e6 / cache_rate:.0f} µs each)",
-            f"{cache_rate / sequential:,.0f}x",
-        ),
-    ]
+        for client in clients.values():
+            await client.aclose()
+    return rows
 
 
 def markdown(rows: Sequence[tuple[str, str, str]]) -> str:
@@ -115,7 +145,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=20000, help="responses for the rule rewards")
     parser.add_argument("--judge-batch", type=int, default=256, help="distinct responses sent to the judge")
-    parser.add_argument("--concurrency", type=int, default=32, help="the judge client's concurrency limit")
+    parser.add_argument(
+        "--concurrency", type=int, nargs="+", default=[8, 32, 64, 128], help="the judge client's concurrency limits"
+    )
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     args = parser.parse_args(argv)
     console = Console()
@@ -132,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 log_path=Path(folder) / "judge.log",
             ).start()
         try:
-            with console.status(f"judge: {args.judge_batch} samples, three ways"):
+            with console.status(f"judge: {args.judge_batch} samples at each concurrency"):
                 rows += asyncio.run(judge_rows(server.base_url, args.judge_batch, args.concurrency))
         finally:
             server.stop()
