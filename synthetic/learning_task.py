@@ -52,6 +52,7 @@ class LearningSettings:
     rollouts: int  # actor_rollout_ref.rollout.n
     lr: float
     adam_eps: float  # AdamW's epsilon (torch's default 1e-8): why larger, see LEARNING_SETTINGS
+    warmup_steps: int = 0  # the learning rate rises linearly from 0 over these steps, then decays on the cosine
 
     def overrides(self) -> list[str]:
         """Hydra overrides for ``recipes.train <recipe> +overlay=cpu``."""
@@ -68,6 +69,7 @@ class LearningSettings:
             f"actor_rollout_ref.rollout.n={self.rollouts}",
             f"actor_rollout_ref.actor.optim.lr={self.lr}",
             f"actor_rollout_ref.actor.optim.override_optimizer_config={{eps:{self.adam_eps}}}",
+            f"actor_rollout_ref.actor.optim.lr_warmup_steps={self.warmup_steps}",
             # one forward/backward per step instead of 4-sequence micro-batches: the tiny model fits many times
             f"actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu={self.prompts_per_step * self.rollouts}",
             f"actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu={self.prompts_per_step * self.rollouts}",
@@ -90,20 +92,35 @@ class LearningSettings:
 # nothing reads).
 # 16 prompts (8 per label) x 4 rollouts, not 8 x 8: the same 64 rollouts a step (every one in one vLLM batch, one
 # forward/backward), but twice the images, and what the policy must learn is how the answer depends on the image.
+# The rate: Adam moves every weight whose gradient is above epsilon by about the learning rate each step, and the
+# primed language model's weights are small (median |w| 0.023), so 5e-3 changed them by a fifth per step. At 5e-3 a
+# single update now and then turned a near-certain token of the format: "<think>" became "</think>" for 62 of 64
+# rollouts (step 3), "matches" became "matchessss..." up to the length limit (step 14), the first token became the
+# answer (step 17); most runs recovered, one did not (the CI run of 2026-12-05: reward 1.49 -> 0.0, held out 50% ->
+# 0%). A nucleus (top_p 0.95) did not prevent it (format 0.17 at step 17). At 3e-3, with 5 warm-up steps (Adam's
+# first steps are its largest: its variance estimate starts from one gradient), the format stayed at or above 0.58
+# of rollouts on every step and the run needs 80 steps: training accuracy takes off near step 35.
 # Measured with fad_tq_gpg (held out before -> after; rollout seeds; runs of the same seed differ, as vLLM's
 # batching does): eps 1e-8, 8 x 8, 30 steps: 50% -> 0% (greedy decoding fell into "<think>the ma ma ma ...");
 # eps 1e-5, 8 x 8, lr 3e-3: 71% at 2 of 3 seeds, one `make demo` collapsed at step 6 (0%); eps 1e-5, 16 x 4: 1 run
 # of 2 learned; eps 1e-4, 16 x 4, lr 3e-3, 45 steps: 2 of 3 (take-off near step 20; the third ended at training
-# accuracy 0.54, held out 50%); eps 1e-4, 16 x 4, lr 5e-3, 60 steps (these settings): seeds 42 and 1 both rose
-# from training accuracy ~0.45 to ~0.9 and went 50% -> 71% held out (McNemar p 1e-7), ~17 min each with two runs
-# sharing the 2 cores; so did the benchmark's run (seed 42, training accuracy 0.36 -> 0.80): 3 of 3.
+# accuracy 0.54, held out 50%); eps 1e-4, 16 x 4, lr 5e-3, 60 steps: 4 of 5 finished runs learned (71% to 90.7%
+# held out), the CI run collapsed, and a sixth lost the format at step 3 (0.02) before recovering; the same with 10
+# warm-up steps: format 0.27 at step 14, then learning; eps 1e-4, 16 x 4, lr 3e-3,
+# 5 warm-up steps, 80 steps (these settings): seeds 3 and 7 both rose from training accuracy ~0.43 to ~0.9 and went
+# 50% -> 71.4% held out (b/c 0/30, McNemar p 1.2e-7); lowest format share 0.58; 25.5 min of training each with two
+# runs sharing the 2 cores.
 LEARNING_SETTINGS: Final = MappingProxyType(
     {
-        "fad_tq_gpg": LearningSettings(steps=60, prompts_per_step=16, rollouts=4, lr=5e-3, adam_eps=1e-4),
+        "fad_tq_gpg": LearningSettings(
+            steps=80, prompts_per_step=16, rollouts=4, lr=3e-3, adam_eps=1e-4, warmup_steps=5
+        ),
         # GRPO divides by the group's std, so its steps are larger: at fad_tq_gpg's settings it lost the format at step
         # 13 for good (2026-12-05, held out 0%); at these it learned, 50% -> 71% (2026-12-02)
         "lad_reasoner_grpo": LearningSettings(steps=45, prompts_per_step=8, rollouts=8, lr=3e-3, adam_eps=1e-5),
-        "lr_iad_focal": LearningSettings(steps=60, prompts_per_step=16, rollouts=4, lr=5e-3, adam_eps=1e-4),
+        "lr_iad_focal": LearningSettings(
+            steps=80, prompts_per_step=16, rollouts=4, lr=3e-3, adam_eps=1e-4, warmup_steps=5
+        ),
     }
 )
 

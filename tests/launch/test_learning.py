@@ -6,16 +6,18 @@ Each run trains the tiny policy with verl on CPU (``launch.learning``, the path 
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
 
+from evaluation.tensorboard import read_scalars
 from launch.learning import LearningResult, evaluate, run_learning
 from launch.vllm_server import VLLMServer
 from synthetic.learning_task import CHANCE, LearningTask, build_learning_task
 from synthetic.tiny_models import TinyModels
 
-# one run: verl's start-up (~2.5 min here), 60 steps (~6.5 min), merge, one evaluation; beyond the suite's 600 s
+# one run: verl's start-up (~2.5 min here), 80 steps (~8.5 min), merge, one evaluation; beyond the suite's 600 s
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 RECIPE = "fad_tq_gpg"  # benchmarks.learning.FASTEST
@@ -47,9 +49,16 @@ def _run(
         control=control,
         judge_url=judge_server.base_url,
         before_records=before_records,
-        # the learning settings' 60 steps: both rollout seeds tried learned (synthetic.learning_task), and another
+        # the learning settings' 80 steps: both rollout seeds tried learned (synthetic.learning_task), and another
         # machine's rounding is another seed
     )
+
+
+def _training_curve(out: Path) -> str:
+    """Accuracy and format per step ("step:acc/format"), for a failure message that shows how the run went."""
+    scalars = read_scalars(out / "train" / "tensorboard")
+    accuracy, form = scalars.get("reward/acc/mean", {}), scalars.get("reward/format/mean", {})
+    return " ".join(f"{step}:{accuracy[step]:.2f}/{form.get(step, math.nan):.2f}" for step in sorted(accuracy))
 
 
 def test_the_fastest_recipe_learns_the_task(
@@ -60,9 +69,10 @@ def test_the_fastest_recipe_learns_the_task(
     tmp_path: Path,
 ) -> None:
     result = _run(None, learning_task, tiny_models, judge_server, before_records, tmp_path)
-    assert result.after.accuracy > result.before.accuracy, result
-    assert result.p_value < 0.05, result
-    assert result.only_after > result.only_before, result
+    curve = _training_curve(tmp_path)
+    assert result.after.accuracy > result.before.accuracy, (result, curve)
+    assert result.p_value < 0.05, (result, curve)
+    assert result.only_after > result.only_before, (result, curve)
 
 
 def test_the_blank_image_control_does_not_learn(

@@ -90,3 +90,30 @@ def test_adams_epsilon_reaches_the_optimizer_verl_builds(recipe: str) -> None:
     assert isinstance(optimizer, torch.optim.AdamW)
     assert optimizer.defaults["eps"] == settings.adam_eps != 1e-8
     assert optimizer.defaults["lr"] == settings.lr
+
+
+@pytest.mark.parametrize("recipe", sorted(LEARNING_SETTINGS))
+def test_warm_up_reaches_verls_learning_rate_schedule(recipe: str) -> None:
+    import torch
+    from omegaconf import OmegaConf
+    from verl.utils.torch_functional import get_cosine_schedule_with_warmup
+
+    from recipes.compose import compose_recipe
+
+    settings = LEARNING_SETTINGS[recipe]
+    optim = compose_recipe(recipe, ["+overlay=cpu", *settings.overrides()]).actor_rollout_ref.actor.optim
+    optim = OmegaConf.to_container(optim, resolve=True)
+    assert (optim["lr_warmup_steps"], optim["lr_scheduler_type"]) == (settings.warmup_steps, "cosine")
+    # the schedule verl's FSDP engine builds from those keys (engine/fsdp/transformer_impl.py, _build_lr_scheduler)
+    optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=settings.lr)
+    schedule = get_cosine_schedule_with_warmup(
+        optimizer, optim["lr_warmup_steps"], settings.steps, zero_indexed_step=optim["zero_indexed_step"]
+    )
+    rates = []
+    for _ in range(settings.steps):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    peak = rates.index(max(rates))
+    assert rates[:peak] == sorted(rates[:peak]) and peak == settings.warmup_steps
+    assert max(rates) == pytest.approx(settings.lr) and rates[-1] < settings.lr / 100
