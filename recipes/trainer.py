@@ -3,8 +3,8 @@
 verl 0.9.1 logs ``reward_extra_info`` for validation only; during training the score is one number. Every
 reward here returns named sub-scores (``rewards.composite.SUBSCORE_KEYS``: format, accuracy, thinking quality,
 the judge's calls and failures, ...), and a run is only readable with them, so this trainer adds
-``reward/<key>/mean`` for each numeric sub-score and ``reward/judge_success_rate`` (judge answers that parsed,
-over judge calls) to the metrics of every step.
+``reward/<key>/mean`` and ``/std`` for each numeric sub-score and ``reward/judge_success_rate`` (judge answers that
+parsed, over judge calls) to the metrics of every step.
 
 It takes the place of verl's own ``sync`` trainer in verl's trainer registry rather than a mode of its own:
 verl branches on ``trainer_mode == "sync"`` (replay buffer, refills, weight sync), so any other name would
@@ -19,6 +19,7 @@ took less); the CPU overlay polls every 0.1 s, and on GPUs, where generation tak
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from numbers import Real
 from types import ModuleType
@@ -34,15 +35,22 @@ WATCHED = (
 
 
 def reward_component_metrics(extra_infos: Iterable[Mapping[str, Any] | None]) -> dict[str, float]:
-    """Mean of each numeric sub-score over the rollouts, and the judge's success rate where it was called."""
-    sums: dict[str, float] = {}
-    counts: dict[str, int] = {}
+    """Mean and spread of each numeric sub-score over the rollouts, and the judge's success rate where it was called.
+
+    The spread (population std) says whether a sub-score tells rollouts apart: a judge that gives every response
+    the same thinking quality has ``reward/tq/std`` 0 and adds nothing to any advantage.
+    """
+    values: dict[str, list[float]] = {}
     for info in extra_infos:
         for key, value in (info or {}).items():
             if isinstance(value, Real):  # bool and numpy scalars included
-                sums[key] = sums.get(key, 0.0) + float(value)
-                counts[key] = counts.get(key, 0) + 1
-    metrics = {f"reward/{key}/mean": sums[key] / counts[key] for key in sorted(sums)}
+                values.setdefault(key, []).append(float(value))
+    metrics: dict[str, float] = {}
+    for key in sorted(values):
+        mean = math.fsum(values[key]) / len(values[key])
+        metrics[f"reward/{key}/mean"] = mean
+        metrics[f"reward/{key}/std"] = math.sqrt(math.fsum((v - mean) ** 2 for v in values[key]) / len(values[key]))
+    sums = {key: math.fsum(series) for key, series in values.items()}
     if sums.get("judge_called", 0.0) > 0:
         metrics["reward/judge_success_rate"] = sums.get("judge_ok", 0.0) / sums["judge_called"]
     return metrics

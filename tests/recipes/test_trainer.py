@@ -11,12 +11,27 @@ from recipes.trainer import TRAINER_MODE, reward_component_metrics
 
 def test_means_per_key_over_rollouts_skipping_missing_infos() -> None:
     infos = [{"format": 1.0, "accuracy": 0.0}, None, {"format": 0.5, "accuracy": 1.0}, {"format": 0.0}]
-    assert reward_component_metrics(infos) == {"reward/accuracy/mean": 0.5, "reward/format/mean": 0.5}
+    metrics = reward_component_metrics(infos)
+    assert {key: value for key, value in metrics.items() if key.endswith("/mean")} == {
+        "reward/accuracy/mean": 0.5,
+        "reward/format/mean": 0.5,
+    }
 
 
 def test_strings_ignored_bools_and_numpy_counted() -> None:
     infos = [{"ok": True, "note": "fine", "score": np.float32(0.5)}, {"ok": False, "note": "bad", "score": 1}]
-    assert reward_component_metrics(infos) == {"reward/ok/mean": 0.5, "reward/score/mean": 0.75}
+    metrics = reward_component_metrics(infos)
+    assert {key: value for key, value in metrics.items() if key.endswith("/mean")} == {
+        "reward/ok/mean": 0.5,
+        "reward/score/mean": 0.75,
+    }
+
+
+def test_spread_per_key_is_the_population_std() -> None:
+    infos = [{"tq": 0.5, "format": 1.0}, {"tq": 1.0, "format": 1.0}, {"tq": 0.0}]
+    metrics = reward_component_metrics(infos)
+    assert metrics["reward/tq/std"] == pytest.approx((1 / 6) ** 0.5)
+    assert metrics["reward/format/std"] == 0.0
 
 
 def test_judge_success_rate_over_calls() -> None:
