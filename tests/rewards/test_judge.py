@@ -161,6 +161,12 @@ def test_from_router_address(address: str, url: str) -> None:
     assert (config.base_url, config.eta) == (url, 0.3)
 
 
+def test_through_verls_router_the_client_leaves_retries_to_the_router() -> None:
+    assert JudgeConfig.from_router_address("10.0.0.7:41233").max_retries == 0
+    assert JudgeConfig.from_router_address("10.0.0.7:41233", max_retries=2).max_retries == 2
+    assert JudgeConfig(base_url="http://judge:8000/v1").max_retries == 2  # an endpoint of its own: the client retries
+
+
 def test_environment_fills_address_model_and_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IAD_JUDGE_URL", "http://judge.env:9/v1/")
     monkeypatch.setenv("IAD_JUDGE_MODEL", "qwen3-8b")
