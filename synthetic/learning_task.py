@@ -90,36 +90,41 @@ class LearningSettings:
 # rate in directions of noise, under the layers learning to read them. An epsilon above the vision tower's gradients
 # and below the language model's all but freezes the former (verl 0.9.1's actor.freeze_vision_tower is a field that
 # nothing reads).
-# 16 prompts (8 per label) x 4 rollouts, not 8 x 8: the same 64 rollouts a step (every one in one vLLM batch, one
-# forward/backward), but twice the images, and what the policy must learn is how the answer depends on the image.
+# 16 prompts (8 per label) x 8 rollouts: every rollout of a step in one vLLM batch and one forward/backward. 16
+# prompts, not 8, because what the policy must learn is how the answer depends on the image; 8 rollouts, not 4,
+# because with 4 a policy that drifted toward one answer soon drew it in all 4 rollouts of most prompts, whose
+# advantages are then 0, and stayed there (a 4-rollout run at these settings sat at training accuracy 0.5 from step
+# ~20, with a gradient of exactly 0 at steps 21, 29, 34, 38 and 42), and its noisier updates broke the format more
+# often.
 # The rate: Adam moves every weight whose gradient is above epsilon by about the learning rate each step, and the
 # primed language model's weights are small (median |w| 0.023), so 5e-3 changed them by a fifth per step. At 5e-3 a
 # single update now and then turned a near-certain token of the format: "<think>" became "</think>" for 62 of 64
 # rollouts (step 3), "matches" became "matchessss..." up to the length limit (step 14), the first token became the
 # answer (step 17); most runs recovered, one did not (the CI run of 2026-12-05: reward 1.49 -> 0.0, held out 50% ->
-# 0%). A nucleus (top_p 0.95) did not prevent it (format 0.17 at step 17). At 3e-3, with 5 warm-up steps (Adam's
-# first steps are its largest: its variance estimate starts from one gradient), the format stayed at or above 0.58
-# of rollouts on every step and the run needs 80 steps: training accuracy takes off near step 35.
+# 0%). A nucleus (top_p 0.95) did not prevent it (format 0.17 at step 17). 3e-3 with 5 warm-up steps (Adam's first
+# steps are its largest: its variance estimate starts from one gradient).
 # Measured with fad_tq_gpg (held out before -> after; rollout seeds; runs of the same seed differ, as vLLM's
 # batching does): eps 1e-8, 8 x 8, 30 steps: 50% -> 0% (greedy decoding fell into "<think>the ma ma ma ...");
 # eps 1e-5, 8 x 8, lr 3e-3: 71% at 2 of 3 seeds, one `make demo` collapsed at step 6 (0%); eps 1e-5, 16 x 4: 1 run
 # of 2 learned; eps 1e-4, 16 x 4, lr 3e-3, 45 steps: 2 of 3 (take-off near step 20; the third ended at training
 # accuracy 0.54, held out 50%); eps 1e-4, 16 x 4, lr 5e-3, 60 steps: 4 of 5 finished runs learned (71% to 90.7%
 # held out), the CI run collapsed, and a sixth lost the format at step 3 (0.02) before recovering; the same with 10
-# warm-up steps: format 0.27 at step 14, then learning; eps 1e-4, 16 x 4, lr 3e-3,
-# 5 warm-up steps, 80 steps (these settings): seeds 3 and 7 both rose from training accuracy ~0.43 to ~0.9 and went
-# 50% -> 71.4% held out (b/c 0/30, McNemar p 1.2e-7); lowest format share 0.58; 25.5 min of training each with two
-# runs sharing the 2 cores.
+# warm-up steps: format 0.27 at step 14, then learning; eps 1e-4, 16 x 4, lr 3e-3, 5 warm-up steps, 80 steps: seeds
+# 3 and 7 went 50% -> 71.4% (b/c 0/30, McNemar p 1.2e-7), a third run stayed at training accuracy 0.5 (one answer
+# for every image from step ~20); the same with 16 x 8: training accuracy 0.44 -> 0.96 (the first 5 steps, steps
+# 36-40; format at least 0.9 on every step; stopped at step 41 by mistake); 16 x 8, 60 steps (these settings):
+# 50% -> 71.4% held out (b/c 0/30, McNemar p 1.2e-7), training accuracy 0.44 -> 0.79, lowest format share 0.72,
+# 18.5 min alone on 2 cores.
 LEARNING_SETTINGS: Final = MappingProxyType(
     {
         "fad_tq_gpg": LearningSettings(
-            steps=80, prompts_per_step=16, rollouts=4, lr=3e-3, adam_eps=1e-4, warmup_steps=5
+            steps=60, prompts_per_step=16, rollouts=8, lr=3e-3, adam_eps=1e-4, warmup_steps=5
         ),
-        # GRPO divides by the group's std, so its steps are larger: at fad_tq_gpg's settings it lost the format at step
-        # 13 for good (2026-12-05, held out 0%); at these it learned, 50% -> 71% (2026-12-02)
+        # GRPO divides by the group's std, so its steps are larger: at fad_tq_gpg's settings of 2026-12-05 (lr 5e-3,
+        # 16 x 4) it lost the format at step 13 for good (held out 0%); at these it learned, 50% -> 71% (2026-12-02)
         "lad_reasoner_grpo": LearningSettings(steps=45, prompts_per_step=8, rollouts=8, lr=3e-3, adam_eps=1e-5),
         "lr_iad_focal": LearningSettings(
-            steps=80, prompts_per_step=16, rollouts=4, lr=3e-3, adam_eps=1e-4, warmup_steps=5
+            steps=60, prompts_per_step=16, rollouts=8, lr=3e-3, adam_eps=1e-4, warmup_steps=5
         ),
     }
 )

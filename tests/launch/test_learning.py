@@ -17,7 +17,8 @@ from launch.vllm_server import VLLMServer
 from synthetic.learning_task import CHANCE, LearningTask, build_learning_task
 from synthetic.tiny_models import TinyModels
 
-# one run: verl's start-up (~2.5 min here), 80 steps (~8.5 min), merge, one evaluation; beyond the suite's 600 s
+# one run: verl's start-up (~2.5 min here), 60 steps of 128 rollouts (~10 min), merge, one evaluation; beyond the
+# suite's 600 s
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 RECIPE = "fad_tq_gpg"  # benchmarks.learning.FASTEST
@@ -49,7 +50,7 @@ def _run(
         control=control,
         judge_url=judge_server.base_url,
         before_records=before_records,
-        # the learning settings' 80 steps: both rollout seeds tried learned (synthetic.learning_task), and another
+        # the learning settings (synthetic.learning_task lists every setting tried and how its runs went); another
         # machine's rounding is another seed
     )
 
