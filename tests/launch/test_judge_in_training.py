@@ -10,9 +10,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 from pathlib import Path
 
+import psutil
 import pytest
 
 from cpu_support import vllm_settings
@@ -40,8 +42,9 @@ def in_verl_run(pair3c_data: Path, tiny_models: TinyModels, tmp_path_factory: py
             assert servers, f"no vLLM server actor serves {tiny_models.judge}: {vllm_server_actors()}"
             for server in servers:
                 for process in [*server.children(recursive=True), server]:  # its engine core and worker too
-                    process.kill()
-                    killed.append(process.pid)
+                    with contextlib.suppress(psutil.NoSuchProcess):  # a child may go with its parent first
+                        process.kill()
+                        killed.append(process.pid)
 
     run = run_training(
         "fad_tq_gpg",
