@@ -9,7 +9,7 @@ test compares them pair by pair. Controls run the same way with one thing broken
   the same, the evidence is gone. Held out on the real images it must stay at chance.
 - ``flipped``: the recipe's advantages with their sign flipped (``recipes.controls``): it must get worse.
 
-``benchmarks.learning`` runs every recipe and both controls; ``tests/launch/test_learning.py`` the fastest recipe
+``benchmarks.learning`` runs every recipe and both controls; ``tests/launch/test_learning.py`` fad_tq_gpg
 and the blank control.
 """
 

@@ -1,4 +1,4 @@
-"""Training learns, and the check of it can fail: the fastest recipe on the learning task, and its blank control.
+"""Training learns, and the check of it can fail: FAD-TQ's recipe on the learning task, and its blank control.
 
 Each run trains the tiny policy with verl on CPU (``launch.learning``, the path ``benchmarks.learning`` and
 ``make demo`` take), then evaluates before and after on the held-out pairs. Outcomes only, never timings.
@@ -21,7 +21,7 @@ from synthetic.tiny_models import TinyModels
 # suite's 600 s
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
-RECIPE = "fad_tq_gpg"  # benchmarks.learning.FASTEST
+RECIPE = "fad_tq_gpg"  # benchmarks.learning.CONTROL_RECIPE
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +62,7 @@ def _training_curve(out: Path) -> str:
     return " ".join(f"{step}:{accuracy[step]:.2f}/{form.get(step, math.nan):.2f}" for step in sorted(accuracy))
 
 
-def test_the_fastest_recipe_learns_the_task(
+def test_fad_tq_gpg_learns_the_task(
     learning_task: LearningTask,
     tiny_models: TinyModels,
     judge_server: VLLMServer,
