@@ -88,7 +88,7 @@ def test_adams_epsilon_reaches_the_optimizer_verl_builds(recipe: str) -> None:
     optim = omega_conf_to_dataclass(OmegaConf.to_container(config.actor_rollout_ref.actor.optim, resolve=True))
     optimizer = build_optimizer([torch.nn.Parameter(torch.zeros(2))], optim)
     assert isinstance(optimizer, torch.optim.AdamW)
-    assert optimizer.defaults["eps"] == settings.adam_eps != 1e-8
+    assert optimizer.defaults["eps"] == settings.adam_eps  # 1e-4 where set; lr_iad_focal keeps torch's 1e-8
     assert optimizer.defaults["lr"] == settings.lr
 
 
@@ -122,3 +122,11 @@ def test_warm_up_reaches_verls_learning_rate_schedule(recipe: str) -> None:
     assert rates[:peak] == sorted(rates[:peak]) and peak == settings.warmup_steps
     assert max(rates) == pytest.approx(settings.lr)
     assert settings.lr * settings.min_lr_ratio <= rates[-1] < settings.lr * (settings.min_lr_ratio + 0.01)
+
+
+def test_the_focal_scale_reaches_the_reward_options() -> None:
+    from rewards.options import RewardOptions
+
+    overrides = ["+overlay=cpu", *LEARNING_SETTINGS["lr_iad_focal"].overrides()]
+    kwargs = compose_recipe("lr_iad_focal", overrides).reward.custom_reward_function.reward_kwargs
+    assert RewardOptions.from_kwargs(kwargs).focal_alpha == 4.0
