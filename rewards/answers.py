@@ -1,4 +1,4 @@
-"""Read the option an answer names, and the accuracy reward.
+"""Read the option an answer names.
 
 The vocabularies come from ``data_prep.prompts.PROMPTS``, so a reward accepts exactly what the prompt offers. An
 option is named by its key letter (``A``, ``(A)``, ``A.``, ``A)``, ``option A``; in lower case only when marked,
@@ -13,8 +13,8 @@ word several options share (``anomaly`` in pair3c) names none. An answer counts 
 - a negation makes the answer unreadable (``not a defect``, ``defect-free``, ``isn't normal``): it names one
   option while meaning another, and negation is not parsed.
 
-The accuracy reward is LAD-Reasoner's Accuracy Reward (Eq. 7: 1 iff the answer matches the label, else 0), FAD-TQ's
-(Sec. 2.3) and LR-IAD's correctness factor ``f`` (Eq. 4).
+An answer naming the ground truth is LAD-Reasoner's Accuracy Reward (Eq. 7: 1 iff the answer matches the label,
+else 0), FAD-TQ's (Sec. 2.3) and LR-IAD's correctness factor ``f`` (Eq. 4): ``rewards.rules`` scores it.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from types import MappingProxyType
 from typing import Final
 
 from data_prep.prompts import PROMPTS, AnswerOption, PromptSpec
-from rewards.parsing import last_answer, parse_response
 
 _WORD_CHAR: Final = r"[^\W_]"  # a letter or digit: what a match may not start after or end before
 # Words that turn an option's words into another option; the protocol's own option words are taken out.
@@ -106,19 +105,3 @@ def extract_choice(answer_text: str, protocol: str) -> str | None:
         return None
     named = [key for key, pattern in vocabulary.options if pattern.search(answer_text)]
     return named[0] if len(named) == 1 else None
-
-
-def accuracy_reward(response: str, ground_truth: str, protocol: str, *, require_format: bool = True) -> float:
-    """1.0 iff the response's answer names exactly the ground-truth option, else 0.0.
-
-    With ``require_format`` (the default) a response that fails ``parse_response`` scores 0, the usual fix for
-    format and length drifting while accuracy alone is rewarded. Without it, the answer is the last
-    ``<answer>`` block, and a response without one scores 0.
-    """
-    keys = _vocabulary_of(protocol).keys
-    if ground_truth not in keys:
-        raise ValueError(f"ground truth {ground_truth!r} is not a {protocol} answer key {keys}")
-    answer = parse_response(response).answer if require_format else last_answer(response)
-    if answer is None:
-        return 0.0
-    return 1.0 if extract_choice(answer, protocol) == ground_truth else 0.0

@@ -1,4 +1,4 @@
-"""LR-IAD's focal reward and two estimates of the probability ``p`` it needs.
+"""LR-IAD's focal reward and the estimate of the probability ``p`` it needs.
 
 LR-IAD (Sec. III-B2, Eq. 4): ``R_focal = α · (1 − p)^γ · f``, "inspired by the focal loss mechanism", with ``p``
 "the predicted probability of the correct answer", so confident correct answers earn little and hard samples a
@@ -7,8 +7,9 @@ factor"; here ``f`` is the correctness indicator (the reward is 0 for a wrong an
 focal loss paper's (Lin et al., ICCV 2017, the paper's ref. [38]): γ = 2, its recommended focusing parameter, and
 α = 1, the unweighted form, which keeps the reward in [0, 1] like the format reward it is summed with (Eq. 6).
 
-``p`` is either the share of the prompt's GRPO group that answered correctly (``group_correct_share``, no
-log-probs needed) or the policy's probability of its own answer tokens (``answer_probability``).
+``p`` is the share of the prompt's GRPO group that answered correctly (``group_correct_share``, no log-probs
+needed). The other reading the paper allows, the policy's probability of its own answer tokens, would need the
+rollout's log-probs in the reward's batch, which verl 0.9.1 does not pass (``rewards.group_manager``).
 """
 
 from __future__ import annotations
@@ -40,16 +41,3 @@ def group_correct_share(group_ids: Sequence[Hashable], correct: Sequence[bool]) 
     sizes = Counter(group_ids)
     hits = Counter(group for group, ok in zip(group_ids, correct, strict=True) if ok)
     return [hits[group] / sizes[group] for group in group_ids]
-
-
-def answer_probability(logprobs: Sequence[float]) -> float:
-    """The policy's probability of its answer span: exp of the sum of the span's token log-probs."""
-    if not logprobs:
-        raise ValueError("answer_probability needs the log-probs of at least one answer token")
-    invalid = next((logprob for logprob in logprobs if not logprob <= 0.0), None)
-    if invalid is not None:
-        raise ValueError(f"log-probabilities must be <= 0 and not NaN, got {invalid!r}")
-    try:
-        return math.exp(math.fsum(logprobs))
-    except OverflowError:  # non-positive terms overflow only toward -inf: the probability underflows to 0
-        return 0.0

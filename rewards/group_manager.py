@@ -7,9 +7,9 @@ of that prompt have reported (or a timeout passes, after which the share of thos
 passes ``extra_info["focal_p"]`` to ``compute_score``. Inside Ray the ledger is one named actor that every
 reward-loop worker shares; outside Ray it is an in-process object.
 
-The other estimate of ``p`` LR-IAD's wording allows, the policy's probability of its own answer
-(``rewards.focal.answer_probability``), is not wired: verl 0.9.1 builds the reward's batch from prompt and
-response ids only (``experimental/agent_loop/agent_loop.py``, ``_compute_score``), without rollout log-probs.
+The other estimate of ``p`` LR-IAD's wording allows, the policy's probability of its own answer, is not
+possible here: verl 0.9.1 builds the reward's batch from prompt and response ids only
+(``experimental/agent_loop/agent_loop.py``, ``_compute_score``), without rollout log-probs.
 
 Registered with verl's reward-loop registry (``reward.reward_manager.name=iad_group``) by importing this module,
 which ``rewards.verl_reward`` (the custom reward function's module) does in every process that loads rewards.
@@ -28,10 +28,10 @@ from verl import DataProto
 from verl.experimental.reward_loop.reward_manager import register
 from verl.experimental.reward_loop.reward_manager.naive import NaiveRewardManager
 
-from rewards.composite import rule_scores
+from rewards.options import DEFAULT_GROUP_TIMEOUT_S, RewardOptions
+from rewards.rules import score_rules
 
 LEDGER_ACTOR_NAME: Final = "iad_reward_group_ledger"
-DEFAULT_GROUP_TIMEOUT_S: Final = 900.0
 logger = logging.getLogger(__name__)
 
 
@@ -105,9 +105,9 @@ class GroupRewardManager(NaiveRewardManager):
 
     def __init__(self, config, tokenizer, compute_score, reward_router_address=None, reward_model_tokenizer=None):
         super().__init__(config, tokenizer, compute_score, reward_router_address, reward_model_tokenizer)
-        kwargs = _reward_kwargs(config)
-        self.group_timeout_s = float(kwargs.get("group_timeout_s", DEFAULT_GROUP_TIMEOUT_S))
-        self.require_format = bool(kwargs.get("require_format", True))
+        options = RewardOptions.from_kwargs(_reward_kwargs(config))
+        self.group_timeout_s = options.group_timeout_s
+        self.require_format = options.require_format
         self._local_ledger = GroupLedger()
         self._ray_ledger = None
 
@@ -130,7 +130,7 @@ class GroupRewardManager(NaiveRewardManager):
         data_source = item.non_tensor_batch["data_source"]
         ground_truth = item.non_tensor_batch["reward_model"]["ground_truth"]
         extra_info = dict(item.non_tensor_batch.get("extra_info", {}) or {})
-        correct = rule_scores(response, ground_truth, data_source, require_format=self.require_format)["acc"] == 1.0
+        correct = score_rules(response, ground_truth, data_source, require_format=self.require_format).correct
         uid = item.non_tensor_batch.get("uid")
         if uid is None:  # not a GRPO-style group: the rollout is its own group
             extra_info["focal_p"] = 1.0 if correct else 0.0

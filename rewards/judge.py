@@ -505,3 +505,13 @@ def get_client(config: JudgeConfig | None = None) -> JudgeClient:
         if (resolved, loop) not in _clients:
             _clients[(resolved, loop)] = JudgeClient(resolved)
         return _clients[(resolved, loop)]
+
+
+async def close_clients() -> None:
+    """Close the shared clients of the running event loop (before the loop ends: a test, a worker shutting down)."""
+    loop = asyncio.get_running_loop()
+    with _clients_lock:
+        mine = [key for key in _clients if key[1] is loop]
+        clients = [_clients.pop(key) for key in mine]
+    for client in clients:
+        await client.aclose()

@@ -1,4 +1,4 @@
-"""Split a policy response into its ``<think>`` and ``<answer>`` blocks, and the format reward.
+"""Split a policy response into its ``<think>`` and ``<answer>`` blocks: the format reward's reading.
 
 All three papers reward one format: a reasoning block in think tags followed by an answer block in answer tags
 (LAD-Reasoner's Structure Reward, Eq. 7; LR-IAD's format reward, Eq. 3; FAD-TQ's format reward, Sec. 2.3). Here
@@ -84,8 +84,3 @@ def last_answer(response: str) -> str | None:
     if start < 0:
         return None
     return response[start + len(ANSWER_OPEN) : end].strip()
-
-
-def format_reward(response: str) -> float:
-    """1.0 when the response is exactly one think block then one answer block (see ``parse_response``), else 0.0."""
-    return 1.0 if parse_response(response).format_ok else 0.0

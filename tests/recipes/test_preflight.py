@@ -1,4 +1,4 @@
-"""recipes.preflight: the resource check, on composed recipes (no data, no Ray)."""
+"""recipes.preflight: the resource and reward checks, on composed recipes (no Ray)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from recipes.compose import compose_recipe
-from recipes.preflight import PreflightError, check_resources, gpus_needed
+from recipes.preflight import PreflightError, check_resources, check_reward, gpus_needed
 
 
 @pytest.fixture
@@ -39,3 +39,27 @@ def test_a_missing_local_judge_model_is_named(judge_in_verl: Path, monkeypatch: 
 def test_no_judge_pool_without_the_judge_in_verl(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IAD_JUDGE_IN_VERL", "false")
     assert gpus_needed(compose_recipe("fad_tq_gpg", ["+overlay=cpu"])) == {"trainer": 1}
+
+
+def _one_row_dataset(folder: Path) -> Path:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = folder / "train.parquet"
+    row = {"data_source": "pair3c", "reward_model": {"ground_truth": "C"}, "extra_info": {"split": "train"}}
+    pq.write_table(pa.Table.from_pylist([row]), path)
+    return path
+
+
+def test_a_misspelt_reward_option_fails_with_the_valid_names(tmp_path: Path) -> None:
+    train = _one_row_dataset(tmp_path)
+    typo = "+reward.custom_reward_function.reward_kwargs.judge_whn=never"
+    overrides = ["+overlay=cpu", f"data.train_files={train}", typo]
+    with pytest.raises(PreflightError, match=r"unknown reward_kwargs \['judge_whn'\]; valid: .*'judge_when'"):
+        check_reward(compose_recipe("fad_tq_gpg", overrides))
+
+
+def test_the_recipes_reward_ranks_correct_over_wrong_over_malformed(tmp_path: Path) -> None:
+    train = _one_row_dataset(tmp_path)
+    detail = check_reward(compose_recipe("fad_tq_gpg", ["+overlay=cpu", f"data.train_files={train}"]))
+    assert detail == "correct 2.00, wrong 1.00, malformed 0.00"

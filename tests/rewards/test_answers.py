@@ -1,16 +1,15 @@
-"""Reading the option an answer names, and the accuracy reward, on the vocabularies of ``data_prep.prompts``."""
+"""Reading the option an answer names, on the vocabularies of ``data_prep.prompts``."""
 
 from __future__ import annotations
 
 import itertools
-import time
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from data_prep.prompts import PAIR3C, PAIR_BINARY, PROMPTS, SINGLE_AB
-from rewards.answers import accuracy_reward, extract_choice
+from rewards.answers import extract_choice
 
 LETTERED = [protocol for protocol, spec in PROMPTS.items() if spec.lettered]
 OPTION_PAIRS = [
@@ -18,10 +17,6 @@ OPTION_PAIRS = [
     for protocol, spec in PROMPTS.items()
     for first, second in itertools.permutations(spec.options, 2)
 ]
-
-
-def respond(answer: str) -> str:
-    return f"<think>The query differs from the reference.</think><answer>{answer}</answer>"
 
 
 @pytest.mark.parametrize(
@@ -173,56 +168,6 @@ def test_unknown_protocol_is_an_error() -> None:
         extract_choice("A", "pair")
 
 
-def test_correct_answer_earns_one() -> None:
-    assert accuracy_reward(respond("(B) normal"), "B", SINGLE_AB) == 1.0
-
-
-def test_wrong_answer_earns_zero() -> None:
-    assert accuracy_reward(respond("A"), "B", SINGLE_AB) == 0.0
-
-
-def test_right_answer_in_a_broken_format_earns_zero() -> None:
-    assert accuracy_reward(respond("yes") + " extra", "yes", PAIR_BINARY) == 0.0
-
-
-def test_without_format_requirement_the_last_answer_block_counts() -> None:
-    response = "<answer>no</answer> on reflection <answer>yes</answer> trailing"
-    assert accuracy_reward(response, "yes", PAIR_BINARY, require_format=False) == 1.0
-
-
-def test_without_format_requirement_no_answer_block_earns_zero() -> None:
-    assert accuracy_reward("yes", "yes", PAIR_BINARY, require_format=False) == 0.0
-
-
-@pytest.mark.parametrize("require_format", [True, False])
-@pytest.mark.parametrize(
-    ("protocol", "ground_truth"), [(protocol, key) for protocol in PROMPTS for key in PROMPTS[protocol].answer_keys]
-)
-def test_empty_answer_earns_zero(protocol: str, ground_truth: str, require_format: bool) -> None:
-    response = respond("")
-    assert accuracy_reward(response, ground_truth, protocol, require_format=require_format) == 0.0
-
-
-@pytest.mark.parametrize("protocol", list(PROMPTS))
-def test_answering_every_option_earns_zero_for_every_label(protocol: str) -> None:
-    hedge = respond(" or ".join(PROMPTS[protocol].answer_keys))
-    assert [accuracy_reward(hedge, key, protocol) for key in PROMPTS[protocol].answer_keys] == [0.0] * len(
-        PROMPTS[protocol].answer_keys
-    )
-
-
-def test_ground_truth_must_be_an_answer_key() -> None:
-    with pytest.raises(ValueError, match="not a single-ab answer key"):
-        accuracy_reward(respond("A"), "defect", SINGLE_AB)
-
-
-def test_five_megabyte_answer_is_scored_fast() -> None:
-    start = time.perf_counter()
-    assert accuracy_reward(respond("B " * (5 * 1024 * 1024 // 2)), "B", SINGLE_AB) == 1.0
-    assert accuracy_reward(respond("x " * (5 * 1024 * 1024 // 2) + "A"), "A", SINGLE_AB) == 1.0
-    assert time.perf_counter() - start < 4.0
-
-
 answer_fragments = st.lists(
     st.sampled_from(
         [
@@ -252,11 +197,3 @@ any_text = st.one_of(st.text(), answer_fragments)
 @given(any_text, st.sampled_from(list(PROMPTS)))
 def test_extract_choice_returns_none_or_a_key(text: str, protocol: str) -> None:
     assert extract_choice(text, protocol) in (None, *PROMPTS[protocol].answer_keys)
-
-
-@given(any_text, st.sampled_from(list(PROMPTS)), st.booleans())
-def test_at_most_one_label_is_rewarded(answer: str, protocol: str, require_format: bool) -> None:
-    keys = PROMPTS[protocol].answer_keys
-    for response in (answer, respond(answer)):
-        rewards = [accuracy_reward(response, key, protocol, require_format=require_format) for key in keys]
-        assert set(rewards) <= {0.0, 1.0} and sum(rewards) <= 1.0

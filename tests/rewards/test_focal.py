@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rewards.focal import FOCAL_ALPHA, FOCAL_GAMMA, answer_probability, focal_reward, group_correct_share
+from rewards.focal import FOCAL_ALPHA, FOCAL_GAMMA, focal_reward, group_correct_share
 
 probabilities = st.floats(min_value=0.0, max_value=1.0)
 scales = st.floats(min_value=0.0, max_value=10.0)
@@ -74,25 +74,6 @@ def test_group_share_needs_one_flag_per_sample() -> None:
         group_correct_share([0, 0, 1], [True, False])
 
 
-def test_answer_probability_is_exp_of_summed_logprobs() -> None:
-    assert answer_probability([math.log(0.5), math.log(0.5)]) == pytest.approx(0.25)
-
-
-def test_answer_probability_of_an_impossible_token_is_zero() -> None:
-    assert answer_probability([-0.1, -math.inf]) == 0.0
-
-
-def test_answer_probability_needs_tokens() -> None:
-    with pytest.raises(ValueError, match="at least one answer token"):
-        answer_probability([])
-
-
-@pytest.mark.parametrize("bad", [0.1, math.nan])
-def test_answer_probability_rejects_positive_or_nan_logprobs(bad: float) -> None:
-    with pytest.raises(ValueError, match="must be <= 0"):
-        answer_probability([-0.2, bad])
-
-
 @given(st.booleans(), probabilities, scales, scales)
 def test_focal_reward_lies_in_zero_alpha(correct: bool, p: float, alpha: float, gamma: float) -> None:
     assert 0.0 <= focal_reward(correct, p, alpha=alpha, gamma=gamma) <= alpha
@@ -110,8 +91,3 @@ def test_group_share_is_the_groups_mean_correctness(samples: list[tuple[int, boo
     for group, share in zip(ids, group_correct_share(ids, correct), strict=True):
         members = [ok for other, ok in samples if other == group]
         assert share == pytest.approx(sum(members) / len(members))
-
-
-@given(st.lists(st.floats(max_value=0.0, allow_nan=False), min_size=1, max_size=20))
-def test_answer_probability_is_a_probability(logprobs: list[float]) -> None:
-    assert 0.0 <= answer_probability(logprobs) <= 1.0

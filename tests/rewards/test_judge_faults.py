@@ -11,8 +11,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,14 +19,10 @@ from aiohttp import web
 
 from launch.process import LOOPBACK, ManagedServer, free_port
 from rewards.judge import BLOCK_OPEN, SCORES_SCHEMA, JudgeClient, JudgeConfig, JudgeScores
+from tests.rewards.local_judge import local_server, reply
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 QUESTION = "Is the test image good, structural or logical compared with the reference image?"
 REASONING = "The test image lacks the second pushpin that the reference shows."
-
-
-def reply(content: str) -> web.Response:
-    return web.json_response({"choices": [{"message": {"role": "assistant", "content": content}}]})
 
 
 def good_reply() -> web.Response:
@@ -41,21 +36,6 @@ def fast_config(base_url: str, **overrides: object) -> JudgeConfig:
 
 def time_bound(config: JudgeConfig) -> float:
     return config.worst_case_s * 2 + 5
-
-
-@asynccontextmanager
-async def local_server(handler: Handler) -> AsyncIterator[str]:
-    """A real HTTP server on 127.0.0.1 in the running loop; yields its OpenAI-style root URL."""
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", handler)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, LOOPBACK, port).start()
-    try:
-        yield f"http://{LOOPBACK}:{port}/v1"
-    finally:
-        await runner.cleanup()
 
 
 async def timed_score(client: JudgeClient, reasoning: str = REASONING) -> tuple[JudgeScores, float]:

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from data_prep.prompts import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN
-from rewards.parsing import ParsedResponse, format_reward, last_answer, parse_response
+from rewards.parsing import ParsedResponse, last_answer, parse_response
 
 TAGS = (THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE)
 GOOD = "<think>The query matches the reference.</think><answer>B</answer>"
@@ -34,14 +34,6 @@ def test_whitespace_before_between_and_after_is_allowed() -> None:
 
 def test_multiline_think_is_allowed() -> None:
     assert parse_response("<think>line one\nline two\n</think>\n<answer>\nyes\n</answer>").format_ok
-
-
-def test_format_reward_is_one_for_the_format() -> None:
-    assert format_reward(GOOD) == 1.0
-
-
-def test_format_reward_is_zero_otherwise() -> None:
-    assert format_reward("B") == 0.0
 
 
 def test_failed_parse_gives_no_blocks() -> None:
@@ -182,7 +174,6 @@ def test_last_answer_of_an_empty_block_is_empty() -> None:
 def test_parsing_never_raises(response: str) -> None:
     parsed = parse_response(response)
     assert parsed.format_ok == (parsed.reason == "")
-    assert isinstance(format_reward(response), float)
     last_answer(response)
 
 

@@ -9,15 +9,16 @@ import pytest
 
 from launch.process import free_port
 from launch.vllm_server import VLLMServer
-from rewards.composite import SUBSCORE_KEYS
-from rewards.thinking_quality import compute_score_async, should_judge
+from rewards.composites import SUBSCORE_KEYS
+from rewards.thinking_quality import should_judge
+from rewards.verl_reward import compute_score
 
 CORRECT = "<think>The query box has three oranges; the reference has two.</think><answer>C</answer>"
 INFO = {"split": "train", "category": "breakfast_box", "reference_images": ["ref.png"]}
 
 
 def score(response: str, **kwargs) -> dict[str, float]:
-    return asyncio.run(compute_score_async("pair3c", response, "C", INFO, **kwargs))
+    return asyncio.run(compute_score("pair3c", response, "C", INFO, **kwargs))
 
 
 @pytest.mark.parametrize(

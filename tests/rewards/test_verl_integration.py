@@ -28,13 +28,11 @@ def verl_config(*overrides: str):
         return compose("ppo_trainer", overrides=list(overrides))
 
 
-def reward_overrides(
-    policy, manager: str, composite: str, rollout_n: int = 4, module: str = "rewards.verl_reward"
-) -> list[str]:
+def reward_overrides(policy, manager: str, composite: str, rollout_n: int = 4) -> list[str]:
     return [
         f"actor_rollout_ref.model.path={policy}",
         f"actor_rollout_ref.rollout.n={rollout_n}",
-        f"reward.custom_reward_function.path=pkg://{module}",
+        "reward.custom_reward_function.path=pkg://rewards.verl_reward",
         "reward.custom_reward_function.name=compute_score",
         f"+reward.custom_reward_function.reward_kwargs.composite={composite}",
         "+reward.custom_reward_function.reward_kwargs.group_timeout_s=60",
@@ -92,9 +90,8 @@ def run_manager(config, tokenizer, batch: DataProto) -> list[dict]:
     return asyncio.run(score_all())
 
 
-@pytest.mark.parametrize("module", ["rewards.verl_reward", "rewards.composite"], ids=["async", "sync"])
-def test_naive_manager_scores_with_our_compute_score(tiny_models, tokenizer, module: str) -> None:
-    config = verl_config(*reward_overrides(tiny_models.policy, "naive", "lad_reasoner", module=module))
+def test_naive_manager_scores_with_our_compute_score(tiny_models, tokenizer) -> None:
+    config = verl_config(*reward_overrides(tiny_models.policy, "naive", "lad_reasoner"))
     batch = make_batch(tokenizer, data_source="pair-binary")
     batch.non_tensor_batch["reward_model"] = np.array([{"ground_truth": "yes"}] * len(batch), dtype=object)
     for i, text in enumerate(["yes", "no"] * 4):

@@ -1,0 +1,121 @@
+"""The papers' composite rewards: one async function each, one registry line each.
+
+- ``lad_reasoner``: format + accuracy (LAD-Reasoner Eq. 7; its KL term lives in the trainer, not the reward).
+- ``lr_iad``: format + focal, focal = α·(1 − p)^γ·acc (LR-IAD Eqs. 3–6); ``p`` comes from the ``iad_group``
+  reward manager (the share of the prompt's rollout group that answered correctly).
+- ``fad_tq``: format + accuracy + accuracy·thinking-quality, in [0, 3] (FAD-TQ Sec. 2.3); the judge is called
+  only where it can matter (a correct answer on the training split, by default).
+- ``fad_tq_no_judge``: format + accuracy on pair3c, the FAD-TQ ablations' "GPG without the judge".
+
+A composite receives the response's rule scores (``rewards.rules``) and returns the sub-scores it adds, ``score``
+among them; ``rewards.verl_reward.compute_score`` (the one function verl calls) merges and completes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Final
+
+from data_prep.prompts import PAIR3C, PAIR_BINARY, PROMPTS, SINGLE_AB
+from rewards.focal import focal_reward
+from rewards.options import RewardOptions
+from rewards.rules import RuleScores
+from rewards.thinking_quality import thinking_quality
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """One response to score, with what any composite may need."""
+
+    protocol: str
+    response: str
+    extra_info: Mapping[str, Any]
+    rules: RuleScores
+    options: RewardOptions
+    reward_router_address: str | None = None  # verl's reward-model router, when the judge runs inside verl
+
+
+Composite = Callable[[Rollout], Awaitable[dict[str, float]]]
+
+
+async def format_plus_accuracy(rollout: Rollout) -> dict[str, float]:
+    w, rules = rollout.options.weights, rollout.rules
+    return {"score": w.format * rules.format_ok + w.accuracy * rules.correct}
+
+
+async def format_plus_focal(rollout: Rollout) -> dict[str, float]:
+    p = rollout.extra_info.get("focal_p")
+    if p is None:
+        raise ValueError(
+            "the lr_iad composite needs p, the share of the rollout group that answered correctly: "
+            "use reward.reward_manager.name=iad_group (it supplies extra_info['focal_p'])"
+        )
+    w, rules, options = rollout.options.weights, rollout.rules, rollout.options
+    focal = focal_reward(rules.correct, float(p), alpha=options.focal_alpha, gamma=options.focal_gamma)
+    return {"focal_p": float(p), "focal": focal, "score": w.format * rules.format_ok + w.focal * focal}
+
+
+async def format_accuracy_thinking_quality(rollout: Rollout) -> dict[str, float]:
+    judged = await thinking_quality(
+        rollout.protocol,
+        rollout.response,
+        rollout.rules.correct,
+        rollout.extra_info,
+        rollout.options,
+        rollout.reward_router_address,
+    )
+    w, rules = rollout.options.weights, rollout.rules
+    score = w.format * rules.format_ok + w.accuracy * rules.correct + w.tq * rules.correct * judged.get("tq", 0.0)
+    return judged | {"score": score}
+
+
+COMPOSITES: Final[Mapping[str, Composite]] = MappingProxyType(
+    {
+        "lad_reasoner": format_plus_accuracy,
+        "lr_iad": format_plus_focal,
+        "fad_tq": format_accuracy_thinking_quality,
+        "fad_tq_no_judge": format_plus_accuracy,
+    }
+)
+# The composite of the paper that defined each protocol, for rows whose recipe names none.
+DEFAULT_COMPOSITE: Final = MappingProxyType({PAIR_BINARY: "lad_reasoner", SINGLE_AB: "lr_iad", PAIR3C: "fad_tq"})
+# Every composite returns all of these: verl stacks reward_extra_info key by key across a batch, so a key that
+# one sample lacks would fail the step.
+SUBSCORE_KEYS: Final = (
+    "score",
+    "format",
+    "acc",
+    "answer_parsed",
+    "think_words",
+    "response_chars",
+    "focal",
+    "focal_p",
+    "tq",
+    "conciseness",
+    "relevance",
+    "judge_called",
+    "judge_ok",
+    "judge_cached",
+    "judge_failure_rate",
+)
+
+
+def composite_for(protocol: str, composite: str | None) -> Composite:
+    """The composite to use: as configured, else the one of the paper that defined ``protocol``."""
+    if composite is None:
+        if protocol not in DEFAULT_COMPOSITE:
+            raise ValueError(
+                f"data_source {protocol!r} is not one of this project's protocols ({', '.join(PROMPTS)}); "
+                "pass composite= in reward_kwargs"
+            )
+        composite = DEFAULT_COMPOSITE[protocol]
+    if composite not in COMPOSITES:
+        raise ValueError(f"unknown composite {composite!r}; valid: {', '.join(COMPOSITES)}")
+    return COMPOSITES[composite]
+
+
+def complete(scores: Mapping[str, float]) -> dict[str, float]:
+    """All of ``SUBSCORE_KEYS``, in that order, 0.0 where a composite has no such component."""
+    return {key: float(scores.get(key, 0.0)) for key in SUBSCORE_KEYS}
