@@ -31,6 +31,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from benchmarks.report import REPO, machine, now, write_section
 from cpu_support import vllm_settings
+from data_prep.outputs import atomic_path
 from evaluation.compare_runs import MetricGroup, draw_group
 from evaluation.tensorboard import read_scalars
 from launch.learning import ACCURACY_TAG, REWARD_TAG, LearningResult, evaluate, run_learning
@@ -104,10 +105,8 @@ def draw_curves(runs: dict[str, Path], target: Path) -> Path:
     figure = draw_group(group, scalars)
     for ax in figure.axes[1:2]:
         ax.axhline(CHANCE, color="grey", linestyle="--", linewidth=1)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.tmp")
-    figure.savefig(temporary, format="png", dpi=110)
-    temporary.replace(target)
+    with atomic_path(target) as temporary:
+        figure.savefig(temporary, format="png", dpi=110)
     return target
 
 

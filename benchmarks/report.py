@@ -11,6 +11,8 @@ import platform
 from pathlib import Path
 from typing import Final
 
+from data_prep.outputs import write_atomic
+
 REPO: Final = Path(__file__).resolve().parents[1]
 BENCHMARKS_MD: Final = REPO / "BENCHMARKS.md"
 HEADER: Final = """# Benchmarks
@@ -59,6 +61,4 @@ def write_section(name: str, body: str, path: Path = BENCHMARKS_MD) -> None:
         text = before + section + rest.split(end, 1)[1]
     else:
         text = text.rstrip() + "\n\n" + section + "\n"
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_text(text)
-    os.replace(temp, path)
+    write_atomic(path, text)

@@ -7,12 +7,7 @@ complete: a failure leaves the output folder as it was.
 
 from __future__ import annotations
 
-import hashlib
-import importlib.metadata
 import json
-import os
-import platform
-import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -22,11 +17,18 @@ from typing import Any, Final
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from data_prep.catalog import DATASETS
 from data_prep.images import BadImageError, ImageCache, LoadedImage, load_image
+from data_prep.outputs import (
+    MANIFEST_NAME,
+    check_overwrite,
+    commit_together,
+    file_entry,
+    library_versions,
+    open_parquet,
+)
 from data_prep.prompts import PAIR3C, PAIR_BINARY, PROMPTS, SINGLE_AB, render_prompt
 from data_prep.protocols import (
     PAIR3C_TRAIN_PER_CLASS,
@@ -43,35 +45,7 @@ from data_prep.protocols import (
 from data_prep.readers import read_dataset
 from data_prep.schema import ROW_SCHEMA, make_row
 
-MANIFEST_NAME: Final = "manifest.json"
 CHUNK_ROWS: Final = 32
-LIBRARIES: Final = ("iad-reasoner", "pandas", "pyarrow", "pillow", "numpy")
-IMAGE_BYTES_COLUMN: Final = "images.list.element.bytes"
-
-
-def _leaf_paths(field_type: pa.DataType, prefix: str) -> Iterator[str]:
-    """Parquet column paths (``prompt.list.element.content``) of an Arrow type."""
-    if pa.types.is_struct(field_type):
-        for child in field_type:
-            yield from _leaf_paths(child.type, f"{prefix}.{child.name}")
-    elif pa.types.is_list(field_type):
-        yield from _leaf_paths(field_type.value_type, f"{prefix}.list.element")
-    else:
-        yield prefix
-
-
-# Image bytes are PNG/JPEG already: compressing or dictionary-encoding them again costs time for ~7% (BENCHMARKS.md).
-PARQUET_OPTIONS: Final = {
-    "compression": {
-        path: "NONE" if path == IMAGE_BYTES_COLUMN else "ZSTD"
-        for field in ROW_SCHEMA
-        for path in _leaf_paths(field.type, field.name)
-    },
-    "use_dictionary": [
-        path for field in ROW_SCHEMA for path in _leaf_paths(field.type, field.name) if path != IMAGE_BYTES_COLUMN
-    ],
-    "write_statistics": False,
-}
 
 
 @dataclass(frozen=True)
@@ -256,7 +230,7 @@ def _write_split(
 ) -> SplitResult:
     result = SplitResult()
     chunks = list(_chunks(plans, CHUNK_ROWS))
-    with pq.ParquetWriter(path, ROW_SCHEMA, **PARQUET_OPTIONS) as writer:
+    with open_parquet(path, ROW_SCHEMA) as writer:
         for number, chunk in enumerate(chunks):
             images = loader.load(chunk)
             if number + 1 < len(chunks):
@@ -290,20 +264,6 @@ def _write_split(
 # Manifest and the build itself
 
 
-def _library_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for name in LIBRARIES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
-
-
-def _file_entry(path: Path, rows: int) -> dict[str, Any]:
-    return {"rows": rows, "bytes": path.stat().st_size, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
-
-
 def _manifest(config: BuildConfig, splits: Mapping[str, SplitResult], temps: Mapping[str, Path]) -> dict[str, Any]:
     arguments = {key: value for key, value in asdict(config).items() if key not in ("out", "overwrite")}
     arguments["roots"] = {name: str(root) for name, root in sorted(config.roots.items())}
@@ -317,8 +277,8 @@ def _manifest(config: BuildConfig, splits: Mapping[str, SplitResult], temps: Map
         "prompt_source": PROMPTS[config.protocol].source,
         "seed": config.seed,
         "arguments": arguments,
-        "libraries": _library_versions(),
-        "files": {f"{name}.parquet": _file_entry(temps[name], splits[name].rows) for name in SPLITS},
+        "libraries": library_versions(),
+        "files": {f"{name}.parquet": file_entry(temps[name], splits[name].rows) for name in SPLITS},
         "counts": {
             name: {f"{category}/{cls}": n for (category, cls), n in sorted(split.counts.items())}
             for name, split in splits.items()
@@ -328,22 +288,13 @@ def _manifest(config: BuildConfig, splits: Mapping[str, SplitResult], temps: Map
     }
 
 
-def _check_out(config: BuildConfig) -> None:
-    targets = [config.out / f"{split}.parquet" for split in SPLITS] + [config.out / MANIFEST_NAME]
-    existing = [str(path) for path in targets if path.exists()]
-    if existing and not config.overwrite:
-        raise FileExistsError(f"{', '.join(existing)} already exist; pass --overwrite to replace them")
-
-
 def build(config: BuildConfig) -> BuildResult:
     """Read, plan, write train/test parquet and the manifest; nothing appears in ``out`` unless all succeed."""
-    _check_out(config)
+    files = {split: config.out / f"{split}.parquet" for split in SPLITS} | {"manifest": config.out / MANIFEST_NAME}
+    check_overwrite(files.values(), config.overwrite)
     plans = plan_rows(config)
-    config.out.mkdir(parents=True, exist_ok=True)
-    tag = uuid.uuid4().hex[:8]
-    temps = {name: config.out / f".{name}.parquet.{tag}.tmp" for name in (*SPLITS, "manifest")}
     splits: dict[str, SplitResult] = {}
-    try:
+    with commit_together(files) as temps:
         total = sum(len(plans[split]) for split in SPLITS)
         with (
             ThreadPoolExecutor(max(1, config.workers)) as pool,
@@ -352,12 +303,5 @@ def build(config: BuildConfig) -> BuildResult:
             loader = _Loader(config, pool)
             for split in SPLITS:
                 splits[split] = _write_split(config, plans[split], temps[split], loader, progress)
-        manifest = _manifest(config, splits, temps)
-        temps["manifest"].write_text(json.dumps(manifest, indent=1) + "\n")
-        files = {split: config.out / f"{split}.parquet" for split in SPLITS} | {"manifest": config.out / MANIFEST_NAME}
-        for name, final in files.items():
-            os.replace(temps[name], final)
-    finally:
-        for temp in temps.values():
-            temp.unlink(missing_ok=True)
+        temps["manifest"].write_text(json.dumps(_manifest(config, splits, temps), indent=1) + "\n")
     return BuildResult(config.out, splits, files)

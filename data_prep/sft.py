@@ -32,11 +32,8 @@ give byte-identical files.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import re
-import uuid
 import warnings
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
@@ -49,7 +46,7 @@ from typing import Any, Final
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from data_prep.build import IMAGE_BYTES_COLUMN, MANIFEST_NAME, _leaf_paths, _library_versions
+from data_prep import outputs
 from data_prep.catalog import DATASETS
 from data_prep.images import BadImageError, LoadedImage, load_image
 from data_prep.prompts import IMAGE_PLACEHOLDER, role_prefix
@@ -105,12 +102,6 @@ SFT_SCHEMA: Final = pa.schema(
         ("extra_info", SFT_EXTRA_INFO_TYPE),
     ]
 )
-_SFT_LEAVES: Final = [path for f in SFT_SCHEMA for path in _leaf_paths(f.type, f.name)]
-PARQUET_OPTIONS: Final = {
-    "compression": {path: "NONE" if path == IMAGE_BYTES_COLUMN else "ZSTD" for path in _SFT_LEAVES},
-    "use_dictionary": [path for path in _SFT_LEAVES if path != IMAGE_BYTES_COLUMN],
-    "write_statistics": False,
-}
 
 
 class SFTError(ValueError):
@@ -571,7 +562,7 @@ def _write_rows(config: SFTConfig, entries: Sequence[Entry], path: Path, result:
     sources: dict[str, dict[str, str]] = {}
     with (
         ThreadPoolExecutor(max(1, config.workers)) as pool,
-        pq.ParquetWriter(path, SFT_SCHEMA, **PARQUET_OPTIONS) as writer,
+        outputs.open_parquet(path, SFT_SCHEMA) as writer,
     ):
         for chunk in _chunks(entries, CHUNK_ROWS):
             loaded = list(pool.map(lambda entry: [_load(config, file) for file in entry.files], chunk))
@@ -596,16 +587,8 @@ def _write_rows(config: SFTConfig, entries: Sequence[Entry], path: Path, result:
     return sources
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(2**20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _input_entry(path: Path) -> dict[str, Any]:
-    return {"path": str(path), "bytes": path.stat().st_size, "sha256": _sha256(path)}
+    return {"path": str(path), "bytes": path.stat().st_size, "sha256": outputs.sha256_of(path)}
 
 
 def _manifest(config: SFTConfig, result: SFTResult, temp: Path, sources: Mapping[str, dict]) -> dict[str, Any]:
@@ -616,13 +599,13 @@ def _manifest(config: SFTConfig, result: SFTResult, temp: Path, sources: Mapping
         "tool": "iad-reasoner data_prep sft",
         "format": "verl MultiTurnSFTDataset (messages_key=messages, image_key=images); loss on assistant turns",
         "arguments": arguments,
-        "libraries": _library_versions(),
+        "libraries": outputs.library_versions(),
         "inputs": {
             "mmad": [_input_entry(Path(path)) for path in config.mmad],
             "jsonl": [_input_entry(Path(path)) for path in config.jsonl],
             "exclude_eval": [_input_entry(Path(path)) for path in config.exclude_eval],
         },
-        "files": {TRAIN_NAME: {"rows": result.rows, "bytes": temp.stat().st_size, "sha256": _sha256(temp)}},
+        "files": {TRAIN_NAME: outputs.file_entry(temp, result.rows)},
         "counts": {"rows": result.rows, "turns": result.turns, "by_category": dict(sorted(result.counts.items()))},
         "skipped_by_reason": result.skipped_by_reason,
         "skipped": [problem.as_dict() for problem in result.skipped],
@@ -638,36 +621,21 @@ def _manifest(config: SFTConfig, result: SFTResult, temp: Path, sources: Mapping
     }
 
 
-def _check_out(config: SFTConfig) -> dict[str, Path]:
-    files = {"train": config.out / TRAIN_NAME, "manifest": config.out / MANIFEST_NAME}
-    existing = [str(path) for path in files.values() if path.exists()]
-    if existing and not config.overwrite:
-        raise FileExistsError(f"{', '.join(existing)} already exist; pass --overwrite to replace them")
-    return files
-
-
 def convert(config: SFTConfig) -> SFTResult:
     """Read, check, write ``train.parquet`` and ``manifest.json``; nothing appears in ``out`` unless all succeed."""
-    files = _check_out(config)
+    files = {"train": config.out / TRAIN_NAME, "manifest": config.out / outputs.MANIFEST_NAME}
+    outputs.check_overwrite(files.values(), config.overwrite)
     plan = plan_entries(config)
     if plan.problems and not config.skip_bad:
         _raise_problems(plan.problems)
     result = SFTResult(config.out, files, skipped=list(plan.problems), excluded=plan.excluded)
     entries = _check_leakage(config, plan.entries, result)
-    config.out.mkdir(parents=True, exist_ok=True)
-    tag = uuid.uuid4().hex[:8]
-    temps = {name: config.out / f".{path.name}.{tag}.tmp" for name, path in files.items()}
-    try:
+    with outputs.commit_together(files) as temps:
         sources = _write_rows(config, entries, temps["train"], result)
         if result.rows == 0:
             raise SFTError("no rows left to write: " + _summary_line(result))
         manifest = _manifest(config, result, temps["train"], sources)
         temps["manifest"].write_text(json.dumps(manifest, indent=1) + "\n")
-        for name, final in files.items():
-            os.replace(temps[name], final)
-    finally:
-        for temp in temps.values():
-            temp.unlink(missing_ok=True)
     return result
 
 
@@ -687,6 +655,6 @@ def summary(result: SFTResult) -> str:
     lines += [f"skipped {p.reason}: {p.source}: {p.key}: {p.detail}" for p in result.skipped[:SKIPPED_SHOWN]]
     if len(result.skipped) > SKIPPED_SHOWN:
         lines.append(
-            f"... and {len(result.skipped) - SKIPPED_SHOWN} more skipped entries, all listed in {MANIFEST_NAME}"
+            f"... and {len(result.skipped) - SKIPPED_SHOWN} more skipped entries, all listed in {outputs.MANIFEST_NAME}"
         )
     return "\n".join(lines)

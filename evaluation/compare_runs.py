@@ -34,7 +34,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from evaluation.files import write_atomic
+from data_prep.outputs import write_atomic
 from evaluation.tensorboard import NoEventsError, discover_runs, read_scalars
 
 if TYPE_CHECKING:

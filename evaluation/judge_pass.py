@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from data_prep.outputs import write_atomic
 from data_prep.prompts import PROMPTS, render_prompt
-from evaluation.files import write_atomic
 from rewards.judge import JudgeClient, JudgeConfig
 from rewards.parsing import parse_response
 

@@ -36,8 +36,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from data_prep.catalog import DATASETS
+from data_prep.outputs import write_atomic
 from data_prep.prompts import PROMPTS
-from evaluation.files import write_atomic
 from evaluation.metrics import MISSING, OVERALL, accuracy, bootstrap_ci, confusion_matrix, f1_score, macro_f1, mcnemar
 from evaluation.published import METRIC_LABELS, OVERALL_GROUP, PublishedTable, load_published, tables_for
 

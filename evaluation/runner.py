@@ -24,8 +24,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from data_prep.outputs import write_atomic
 from data_prep.prompts import IMAGE_PLACEHOLDER, PROMPTS
-from evaluation.files import write_atomic
 from evaluation.metrics import accuracy, bootstrap_ci, summarize, summarize_by
 from rewards.rules import score_rules
 

@@ -34,6 +34,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from data_prep.outputs import atomic_path
 from evaluation.tensorboard import read_scalars
 from launch.process import signal_group
 
@@ -263,9 +264,8 @@ def plot_training_curves(run: CPURun, name: str) -> Path:
     tags += tuple(tag for tag in ("reward/judge_success_rate",) if tag in scalars)
     figure = draw_group(MetricGroup("training_curves", f"{name}: reward components per step", tags), {name: scalars})
     target = run.out / "training_curves.png"
-    temporary = target.with_name(f".{target.name}.tmp")
-    figure.savefig(temporary, format="png", dpi=100)
-    temporary.replace(target)
+    with atomic_path(target) as temporary:
+        figure.savefig(temporary, format="png", dpi=100)
     return target
 
 

@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +26,7 @@ from types import MappingProxyType
 from typing import Final
 
 from data_prep.build import BuildConfig, build
+from data_prep.outputs import atomic_path, write_atomic
 from data_prep.prompts import SINGLE_AB
 from synthetic.datasets import write_mvtec_ad, write_visa
 
@@ -192,28 +191,15 @@ def build_learning_task(out: Path | str, *, seed: int = 0, workers: int = 1, ove
         "test.parquet": "the built test.parquet, unchanged",
         "seed": seed,
     }
-    _write_text(task.root / PROTOCOL / "manifest.json", json.dumps(manifest, indent=1) + "\n")
+    write_atomic(task.root / PROTOCOL / "manifest.json", json.dumps(manifest, indent=1) + "\n")
     return task
 
 
-def _write_text(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
-
-
-def _write_table_atomically(table, target: Path) -> None:
+def _write_table(table, target: Path) -> None:
     import pyarrow.parquet as pq
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    os.close(handle)
-    try:
+    with atomic_path(target) as temporary:
         pq.write_table(table, temporary)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def interleave_labels(source: Path, target: Path, seed: int = 0) -> Path:
@@ -233,7 +219,7 @@ def interleave_labels(source: Path, target: Path, seed: int = 0) -> Path:
     order: list[int] = []
     while any(queues):
         order += [int(queue.pop()) for queue in queues if queue]
-    _write_table_atomically(table.take(order), target)
+    _write_table(table.take(order), target)
     return target
 
 
@@ -265,7 +251,7 @@ def blank_images(source: Path, target: Path, *, grey: int = 128) -> Path:
         blanked.append(images)
     index = table.schema.get_field_index("images")
     table = table.set_column(index, table.schema.field(index), pa.array(blanked, type=column.type))
-    _write_table_atomically(table, target)
+    _write_table(table, target)
     return target
 
 
