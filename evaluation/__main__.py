@@ -18,9 +18,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from evaluation.records import METRICS, RECORDS, read_records
 from evaluation.runner import (
-    METRICS,
-    RECORDS,
     EvaluationError,
     OpenAIBackend,
     VLLMBackend,
@@ -28,7 +27,6 @@ from evaluation.runner import (
     compute_metrics,
     fingerprint,
     load_samples,
-    read_records,
     run,
     write_json,
 )
@@ -77,8 +75,13 @@ def _run(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from evaluation.report import SUMMARY, write_report
 
-    records = [path.parent / RECORDS for path in args.metrics]
-    written = write_report(list(args.metrics), args.out, [p for p in records if p.exists()] or None)
+    missing = [str(path) for path in args.metrics if not path.is_file()]
+    if missing:
+        raise EvaluationError(
+            f"no metrics file at {', '.join(missing)}: pass the metrics.json that `python -m evaluation run` wrote"
+        )
+    records = [path.parent / RECORDS for path in args.metrics]  # each run's own, where it has them
+    written = write_report(list(args.metrics), args.out, [p if p.exists() else None for p in records])
     for path in written:
         print(path)
     print()

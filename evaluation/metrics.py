@@ -334,3 +334,43 @@ def mcnemar(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> McNemarResu
         return McNemarResult(b=b, c=c, statistic=float(min(b, c)), p_value=_binomial_two_sided(b, c), exact=True)
     statistic = max(abs(b - c) - 1, 0) ** 2 / (b + c)
     return McNemarResult(b=b, c=c, statistic=statistic, p_value=math.erfc(math.sqrt(statistic / 2)), exact=False)
+
+
+def record_statistics(
+    labels: Sequence[str], positive: str | None
+) -> dict[str, Callable[[Sequence[Mapping[str, Any]]], float]]:
+    """The statistics with bootstrap intervals (accuracy, macro-F1 and, with a positive label, its F1), each a
+    function of a list of records: what ``bootstrap_ci`` resamples."""
+
+    def truth_predicted(records: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[str | None]]:
+        return [r["truth"] for r in records], [r["predicted"] for r in records]
+
+    def acc(records: Sequence[Mapping[str, Any]]) -> float:
+        return accuracy(*truth_predicted(records))
+
+    def macro(records: Sequence[Mapping[str, Any]]) -> float:
+        return macro_f1(confusion_matrix(*truth_predicted(records), labels), labels)
+
+    def f1(records: Sequence[Mapping[str, Any]]) -> float:
+        return f1_score(confusion_matrix(*truth_predicted(records), labels), labels, positive)
+
+    return {"accuracy": acc, "macro_f1": macro} | ({"f1_positive": f1} if positive is not None else {})
+
+
+def finite(value: Any) -> float | None:
+    """A score as a number, or None where it is undefined (a metrics file holds null; a fresh result NaN)."""
+    if value is None:
+        return None
+    number = float(value)
+    return None if math.isnan(number) else number
+
+
+def nan_to_none(value: Any) -> Any:
+    """NaN as None throughout nested dicts and lists, so that JSON written from it is strict."""
+    if isinstance(value, float):
+        return finite(value)
+    if isinstance(value, dict):
+        return {key: nan_to_none(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [nan_to_none(item) for item in value]
+    return value

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import math
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -26,12 +25,9 @@ from typing import Any, Protocol
 
 from data_prep.outputs import write_atomic
 from data_prep.prompts import IMAGE_PLACEHOLDER, PROMPTS
-from evaluation.metrics import accuracy, bootstrap_ci, summarize, summarize_by
+from evaluation.metrics import bootstrap_ci, nan_to_none, record_statistics, summarize_by
+from evaluation.records import RECORDS, RUN_INFO, read_records
 from rewards.rules import score_rules
-
-RECORDS = "records.jsonl"
-METRICS = "metrics.json"
-RUN_INFO = "run.json"
 
 
 class EvaluationError(ValueError):
@@ -169,27 +165,6 @@ class OpenAIBackend:
         return asyncio.run(self._generate(batch))
 
 
-def read_records(path: Path) -> list[dict[str, Any]]:
-    """Complete records of a (possibly killed) run; a torn last line is cut off the file."""
-    if not path.exists():
-        return []
-    records, good_bytes = [], 0
-    with path.open("rb") as handle:
-        for line in handle:
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                break
-            if not line.endswith(b"\n"):
-                records.pop()
-                break
-            good_bytes += len(line)
-    if good_bytes != path.stat().st_size:
-        with path.open("r+b") as handle:
-            handle.truncate(good_bytes)
-    return records
-
-
 def fingerprint(path: Path) -> list[list[Any]]:
     """(name, size, mtime) of a file or of a folder's files: cheap, and changes when weights are rewritten."""
     files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
@@ -231,7 +206,7 @@ def run(
 
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / RECORDS
-    done = {record["index"]: record for record in read_records(path)}
+    done = {record["index"]: record for record in read_records(path, cut_torn_tail=True)}
     todo = [sample for sample in samples if sample.index not in done]
     with (
         path.open("a") as handle,
@@ -268,16 +243,7 @@ def compute_metrics(
     by_category = summarize_by(records, labels, positive)
     overall = by_category.pop("overall")
 
-    def acc(sample: list[dict[str, Any]]) -> float:
-        return accuracy([r["truth"] for r in sample], [r["predicted"] for r in sample])
-
-    def macro(sample: list[dict[str, Any]]) -> float:
-        return summarize(sample, labels, positive).macro_f1
-
-    def f1_positive(sample: list[dict[str, Any]]) -> float:
-        return summarize(sample, labels, positive).f1_positive
-
-    statistics = {"accuracy": acc, "macro_f1": macro} | ({"f1_positive": f1_positive} if positive else {})
+    statistics = record_statistics(labels, positive)
     ci = {
         name: list(bootstrap_ci(list(records), statistic, n_resamples=n_resamples, seed=seed))
         for name, statistic in statistics.items()
@@ -287,24 +253,13 @@ def compute_metrics(
         "test_file": test_file,
         "protocol": protocol,
         "n": len(records),
-        "overall": _finite(asdict(overall)),
-        "by_category": {category: _finite(asdict(metrics)) for category, metrics in by_category.items()},
+        "overall": nan_to_none(asdict(overall)),
+        "by_category": {category: nan_to_none(asdict(metrics)) for category, metrics in by_category.items()},
         "ci": ci,
         "bootstrap": {"n_resamples": n_resamples, "confidence": 0.95, "seed": seed},
     }
 
 
-def _finite(value: Any) -> Any:
-    """NaN as null, so the JSON is strict."""
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_finite(item) for item in value]
-    return value
-
-
 def write_json(path: Path, payload: dict[str, Any]) -> None:
     """Strict JSON (NaN as null), written atomically."""
-    write_atomic(path, json.dumps(_finite(payload), indent=2, allow_nan=False) + "\n")
+    write_atomic(path, json.dumps(nan_to_none(payload), indent=2, allow_nan=False) + "\n")

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from evaluation.metrics import bootstrap_ci
-from evaluation.report import paired_comparison
-from evaluation.runner import RECORDS, read_records
+from evaluation.paired import paired_comparison
+from evaluation.records import RECORDS, read_records
 from launch.cpu_train import CPURun, clear_output_folder, merge_last_checkpoint, run_training
 from recipes.controls import flipped_name
 from synthetic.learning_task import CHANCE, LEARNING_SETTINGS, LearningTask, blank_task

@@ -15,7 +15,10 @@ from PIL import Image
 
 from data_prep.prompts import PAIR3C, PAIR_BINARY, PROMPTS, SINGLE_AB
 from evaluation.metrics import OVERALL, summarize_by
-from evaluation.report import make_runs, paired_comparison, validate_metrics, write_report
+from evaluation.paired import paired_comparison
+from evaluation.records import validate_metrics
+from evaluation.report import write_report
+from evaluation.runs import make_runs
 
 POSITIVE = {PAIR_BINARY: "yes", SINGLE_AB: "A", PAIR3C: None}
 N_RESAMPLES = 50  # small: the intervals' values are not under test here, only where they appear
@@ -79,6 +82,7 @@ CI = {"accuracy": [0.5, 0.9], "f1_positive": [0.4, 0.85], "macro_f1": [0.45, 0.8
 
 
 def write_json(path: Path, data: Any) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data), encoding="utf-8")
     return path
 
@@ -335,3 +339,27 @@ def test_inputs_are_checked(tmp_path: Path) -> None:
     record_paths = [write_jsonl(tmp_path / "m.jsonl", recs), write_jsonl(tmp_path / "o.jsonl", other)]
     with pytest.raises(ValueError, match="different test files"):
         write_report(paths, tmp_path / "out", record_paths, n_resamples=N_RESAMPLES)
+
+
+def test_the_cli_names_a_missing_metrics_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from evaluation.__main__ import main
+
+    present = write_json(
+        tmp_path / "a" / "metrics.json", metrics_of(records(PAIR_BINARY, "mvtec_loco", LOCO_ROWS), "m", "f")
+    )
+    code = main(["report", str(present), str(tmp_path / "b" / "metrics.json"), "--out", str(tmp_path / "out")])
+    assert code != 0
+    assert f"no metrics file at {tmp_path / 'b' / 'metrics.json'}" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_cli_pairs_each_run_with_its_own_records(tmp_path: Path) -> None:
+    from evaluation.__main__ import main
+
+    recs = records(PAIR_BINARY, "mvtec_loco", LOCO_ROWS)
+    plain = write_json(tmp_path / "plain" / "metrics.json", metrics_of(recs, "no-records", "f.parquet"))
+    write_json(tmp_path / "with" / "metrics.json", metrics_of(recs, "with-records", "f.parquet"))
+    write_jsonl(tmp_path / "with" / "records.jsonl", recs)
+    assert main(["report", str(plain), str(tmp_path / "with" / "metrics.json"), "--out", str(tmp_path / "out")]) == 0
+    runs_csv = {row["Model"]: row for row in read_csv(tmp_path / "out" / "runs.csv")}
+    assert set(runs_csv) == {"no-records", "with-records"}

@@ -17,7 +17,7 @@ import pytest
 
 from data_prep.build import BuildConfig, build
 from data_prep.prompts import PROMPTS
-from evaluation.runner import METRICS, RECORDS, read_records
+from evaluation.records import METRICS, RECORDS, read_records
 from synthetic.tiny_models import TinyModels
 
 pytestmark = pytest.mark.slow
