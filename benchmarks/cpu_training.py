@@ -30,7 +30,6 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks.report import machine, now, write_section
-from cpu_support import vllm_settings
 from launch.cpu_train import CPURun, run_training
 from launch.vllm_server import VLLMServer
 
@@ -128,9 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     common = [f"trainer.total_training_steps={args.steps}", "trainer.save_freq=-1"]
     results: dict[str, tuple[CPURun, dict[str, float], dict[str, float], int]] = {}
     work = Path(tempfile.mkdtemp(prefix="iad-bench-cpu-training-"))
-    with VLLMServer(
-        args.models / "judge", extra_args=vllm_settings.SERVER_ARGS, env=vllm_settings.ENV, log_path=work / "judge.log"
-    ) as judge:
+    with VLLMServer.on_cpu(args.models / "judge", work / "judge.log") as judge:
         configs = {
             "gpg + judge": ([], judge.base_url),
             "gpg": ([NO_JUDGE], None),

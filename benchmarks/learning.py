@@ -30,7 +30,6 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from benchmarks.report import REPO, machine, now, write_section
-from cpu_support import vllm_settings
 from data_prep.outputs import atomic_path
 from evaluation.compare_runs import MetricGroup, draw_group
 from evaluation.tensorboard import read_scalars
@@ -163,9 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     task = build_learning_task(args.out / "task", overwrite=True)
     models = build_tiny_models(args.out / "tiny_models", overwrite=True)
     before = evaluate(models.policy, task.test_file, args.out / "eval_before", "before")
-    judge = VLLMServer(
-        models.judge, extra_args=vllm_settings.SERVER_ARGS, env=vllm_settings.ENV, log_path=args.out / "judge.log"
-    )
+    judge = VLLMServer.on_cpu(models.judge, args.out / "judge.log")
     results: list[LearningResult] = []
     try:
         judge.start()

@@ -24,7 +24,6 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks.report import machine, now, write_section
-from cpu_support import vllm_settings
 from launch.vllm_server import VLLMServer
 from rewards.judge import JudgeClient, JudgeConfig
 from rewards.parsing import parse_response
@@ -165,12 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-rewards-") as folder:
         with console.status("building the tiny judge and starting vLLM (CPU)"):
             models = build_tiny_models(Path(folder) / "models", prime_steps=0)
-            server = VLLMServer(
-                models.judge,
-                extra_args=vllm_settings.SERVER_ARGS,
-                env=vllm_settings.ENV,
-                log_path=Path(folder) / "judge.log",
-            ).start()
+            server = VLLMServer.on_cpu(models.judge, Path(folder) / "judge.log").start()
         try:
             with console.status(f"judge: {args.judge_batch} samples at each concurrency"):
                 rows += asyncio.run(judge_rows(server.base_url, args.judge_batch, args.concurrency))

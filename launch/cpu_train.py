@@ -36,6 +36,7 @@ from rich.table import Table
 
 from data_prep.outputs import atomic_path
 from evaluation.tensorboard import read_scalars
+from launch.job import JUDGE_ENV, add_job_arguments, job_env, parse_job_arguments
 from launch.process import signal_group
 
 OVERLAY = "+overlay=cpu"
@@ -132,39 +133,6 @@ def train_command(recipe: str, overrides: Sequence[str], out: Path) -> list[str]
     ]
 
 
-JUDGE_ENV = ("IAD_JUDGE_URL", "IAD_JUDGE_MODEL", "IAD_JUDGE_IN_VERL", "IAD_JUDGE_MODEL_PATH", "IAD_JUDGE_GPUS")
-
-
-def train_env(
-    data_dir: Path, model: Path, out: Path, judge_url: str | None, judge_model: Path | None = None
-) -> dict[str, str]:
-    """The trainer's environment: paths, offline Hub, and where the judge is (none, verl's reward model, or a URL).
-
-    ``judge_model``: the judge runs inside verl, as the recipe's reward model on its own pool of one (fake) GPU.
-    ``judge_url``: an endpoint already serving. Neither: no judge (``IAD_JUDGE_IN_VERL=false``), unless the caller's
-    environment says otherwise.
-    """
-    if judge_url is not None and judge_model is not None:
-        raise ValueError("the judge is either verl's reward model (judge_model) or an endpoint (judge_url), not both")
-    env = {key: value for key, value in os.environ.items() if key not in ("RAY_ADDRESS", "RAY_API_SERVER_ADDRESS")}
-    env |= {
-        "IAD_DATA_DIR": str(data_dir.resolve()),
-        "IAD_MODEL_PATH": str(model.resolve()),
-        "TENSORBOARD_DIR": str((out / "tensorboard").resolve()),
-        "HF_HUB_OFFLINE": "1",
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.setdefault("HF_HOME", str((out / "hf_home").resolve()))
-    if judge_model is not None:
-        env = {key: value for key, value in env.items() if key not in JUDGE_ENV}
-        env |= {"IAD_JUDGE_IN_VERL": "true", "IAD_JUDGE_MODEL_PATH": str(judge_model.resolve()), "IAD_JUDGE_GPUS": "1"}
-    elif judge_url is not None:
-        env |= {"IAD_JUDGE_URL": judge_url, "IAD_JUDGE_IN_VERL": "false"}
-    else:
-        env.setdefault("IAD_JUDGE_IN_VERL", "false")  # no judge given: none in verl either, unless asked for
-    return env
-
-
 def run_training(
     recipe: str,
     *,
@@ -184,7 +152,7 @@ def run_training(
     the log; the steps logged after that checkpoint are purged from TensorBoard first.
     """
     out.mkdir(parents=True, exist_ok=True)
-    env = train_env(data_dir, model, out, judge_url, judge_model) | dict(extra_env or {})
+    env = job_env(data_dir, model, out, judge_url, judge_model) | dict(extra_env or {})
     if resume:
         step = last_checkpoint_step(out / "checkpoints")
         if step is None:
@@ -271,9 +239,7 @@ def plot_training_curves(run: CPURun, name: str) -> Path:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--recipe", default="fad_tq_gpg")
-    parser.add_argument("--data-dir", type=Path, required=True, help="IAD_DATA_DIR: holds <dataset>/train.parquet")
-    parser.add_argument("--model", type=Path, required=True, help="the policy's folder (e.g. the tiny policy)")
+    add_job_arguments(parser, model_help="the policy's folder (e.g. the tiny policy)")
     judges = parser.add_mutually_exclusive_group()
     judges.add_argument("--judge", type=Path, help="a judge model folder: verl serves it as the reward model")
     judges.add_argument("--judge-url", help="a judge already serving (OpenAI-compatible base URL, e.g. vllm serve)")
@@ -292,10 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--resume", action="store_true", help="continue the killed run in --out from its last checkpoint"
     )
     parser.add_argument("overrides", nargs="*", help="more Hydra overrides for the recipe")
-    args = parser.parse_args(argv)
-    for name, path in (("--data-dir", args.data_dir), ("--model", args.model), ("--judge", args.judge)):
-        if path is not None and not path.exists():
-            parser.error(f"{name} {path} does not exist")
+    args = parse_job_arguments(parser, argv)
     if args.resume:
         if args.overwrite:
             parser.error("--resume continues the run in --out and --overwrite would delete it: pass one of them")
@@ -335,7 +298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         *settings,
         *args.overrides,
     ]
-    env = train_env(args.data_dir, args.model, args.out, args.judge_url, args.judge)
+    env = job_env(args.data_dir, args.model, args.out, args.judge_url, args.judge)
     if args.judge is not None:
         console.print(f"judge: {args.judge}, served by verl as the recipe's reward model on its own pool")
     elif args.judge_url is not None:

@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from cpu_support import vllm_settings
+from launch.job import add_job_arguments, job_env, parse_job_arguments
 from launch.ray_local import LocalRayCluster
 from launch.vllm_server import VLLMServer
 from recipes.submit import submit_command
@@ -26,43 +26,26 @@ from recipes.submit import submit_command
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--recipe", default="fad_tq_gpg")
-    parser.add_argument("--data-dir", type=Path, required=True, help="IAD_DATA_DIR: holds <dataset>/train.parquet")
-    parser.add_argument("--model", type=Path, required=True, help="IAD_MODEL_PATH: the policy's folder")
+    add_job_arguments(parser, model_help="IAD_MODEL_PATH: the policy's folder")
     parser.add_argument("--judge", type=Path, help="a judge model folder to serve with vLLM (omit: no judge)")
     parser.add_argument("--gpus-per-node", type=int, default=8, help="what the GPU run would use (the plan)")
     parser.add_argument("--sample-rows", type=int, default=32)
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for the recipe")
-    args = parser.parse_args(argv)
-    for name, path in (("--data-dir", args.data_dir), ("--model", args.model), ("--judge", args.judge)):
-        if path is not None and not path.exists():
-            parser.error(f"{name} {path} does not exist")
+    args = parse_job_arguments(parser, argv)
 
     logs = Path(tempfile.mkdtemp(prefix="iad-local-preflight-"))
-    environ = {
-        **os.environ,
-        "IAD_DATA_DIR": str(args.data_dir.resolve()),
-        "IAD_MODEL_PATH": str(args.model.resolve()),
-        "IAD_GPUS_PER_NODE": str(args.gpus_per_node),
-        "HF_HOME": os.environ.get("HF_HOME", str(logs / "hf_home")),
-        "HF_HUB_OFFLINE": "1",
-    }
-    judge = None
-    if args.judge is not None:
-        judge = VLLMServer(
-            args.judge, extra_args=vllm_settings.SERVER_ARGS, env=vllm_settings.ENV, log_path=logs / "judge.log"
-        )
+    judge = VLLMServer.on_cpu(args.judge, logs / "judge.log") if args.judge is not None else None
     with LocalRayCluster(
         num_cpus=os.cpu_count() or 2, temp_dir=Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
     ) as ray:
         print(f"Ray head: {ray.dashboard_url} (logs {ray.log_path}; token in this process's environment)", flush=True)
-        environ |= ray.client_env
         if judge is not None:
             print(f"starting the judge ({args.judge}) with vLLM ...", flush=True)
             judge.start()
-            environ |= {"IAD_JUDGE_URL": judge.base_url, "IAD_JUDGE_IN_VERL": "false"}
             print(f"judge: {judge.base_url}", flush=True)
         try:
+            environ = job_env(args.data_dir, args.model, logs, judge.base_url if judge is not None else None)
+            environ |= ray.client_env | {"IAD_GPUS_PER_NODE": str(args.gpus_per_node)}
             command = submit_command(
                 args.recipe,
                 args.overrides,

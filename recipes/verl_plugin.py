@@ -15,7 +15,7 @@ import recipes.trainer
 import recipes.verl_fixes
 import rewards.group_manager  # noqa: F401  (registers "iad_group")
 from cpu_support import verl_cpu
-from recipes.after_import import when_imported
+from cpu_support.after_import import when_imported
 
 # the reward sub-scores as training metrics, in the processes that load verl's trainer
 when_imported("verl.trainer.ppo.v1.trainer_sync", recipes.trainer.register)

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from cpu_support import vllm_settings
 from launch.ray_local import LocalRayCluster
 from launch.vllm_server import VLLMServer
 from synthetic.datasets import write_mvtec_ad, write_mvtec_loco, write_visa
@@ -33,13 +32,7 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> TinyModels:
 def judge_server(tiny_models: TinyModels, tmp_path_factory: pytest.TempPathFactory) -> Iterator[VLLMServer]:
     """A real vLLM OpenAI-compatible server for the tiny judge, served as ``judge``."""
     log_path = tmp_path_factory.mktemp("logs") / "judge-server.log"
-    with VLLMServer(
-        tiny_models.judge,
-        served_model_name="judge",
-        extra_args=vllm_settings.SERVER_ARGS,
-        env=vllm_settings.ENV,
-        log_path=log_path,
-    ) as server:
+    with VLLMServer.on_cpu(tiny_models.judge, log_path, served_model_name="judge") as server:
         yield server
 
 

@@ -18,6 +18,8 @@ from typing import Any
 
 import torch
 
+from cpu_support.after_import import when_imported
+
 logger = logging.getLogger(__name__)
 
 
@@ -195,8 +197,6 @@ def register_refusing_platform(message: str) -> None:
 
 def apply_all() -> None:
     """Apply every fix that is not the platform itself (idempotent). Engines register when verl imports them."""
-    from recipes.after_import import when_imported
-
     _collapse_duplicate_gloo_backend()
     when_imported("verl.workers.engine.fsdp.transformer_impl", _register_fsdp_engines_for_cpu)
     when_imported("verl.workers.engine.fsdp.transformer_impl", _unpin_offload_policy)

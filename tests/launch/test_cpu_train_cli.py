@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from launch.cpu_train import main, shown_steps, train_env
+from launch.cpu_train import main, shown_steps
+from launch.job import job_env
 
 
 def test_summary_shows_at_most_ten_steps_with_the_first_and_last() -> None:
@@ -39,17 +40,17 @@ def test_an_out_folder_holding_a_run_is_refused_without_overwrite(
 def test_a_judge_model_runs_in_verl_and_no_endpoint_leaks_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IAD_JUDGE_URL", "http://elsewhere:8000/v1")
     monkeypatch.setenv("IAD_JUDGE_MODEL", "judge")
-    env = train_env(tmp_path, tmp_path, tmp_path / "run", None, judge_model=tmp_path / "judge")
+    env = job_env(tmp_path, tmp_path, tmp_path / "run", None, judge_model=tmp_path / "judge")
     assert env["IAD_JUDGE_IN_VERL"] == "true" and env["IAD_JUDGE_MODEL_PATH"] == str((tmp_path / "judge").resolve())
     assert env["IAD_JUDGE_GPUS"] == "1"
     assert "IAD_JUDGE_URL" not in env and "IAD_JUDGE_MODEL" not in env
 
 
 def test_a_judge_url_is_an_external_endpoint(tmp_path: Path) -> None:
-    env = train_env(tmp_path, tmp_path, tmp_path / "run", "http://127.0.0.1:9/v1")
+    env = job_env(tmp_path, tmp_path, tmp_path / "run", "http://127.0.0.1:9/v1")
     assert env["IAD_JUDGE_URL"] == "http://127.0.0.1:9/v1" and env["IAD_JUDGE_IN_VERL"] == "false"
     with pytest.raises(ValueError, match="not both"):
-        train_env(tmp_path, tmp_path, tmp_path / "run", "http://127.0.0.1:9/v1", judge_model=tmp_path)
+        job_env(tmp_path, tmp_path, tmp_path / "run", "http://127.0.0.1:9/v1", judge_model=tmp_path)
 
 
 def test_resume_needs_a_checkpoint_and_refuses_overwrite(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -17,7 +17,6 @@ from pathlib import Path
 import psutil
 import pytest
 
-from cpu_support import vllm_settings
 from launch.cpu_train import CPURun, run_training
 from launch.process import signal_group
 from launch.vllm_server import VLLMServer
@@ -86,9 +85,7 @@ def _assert_judge_down_after_the_kill(run: CPURun) -> None:
 def test_training_finishes_when_the_external_judge_is_killed(
     pair3c_data: Path, tiny_models: TinyModels, tmp_path: Path
 ) -> None:
-    judge = VLLMServer(
-        tiny_models.judge, extra_args=vllm_settings.SERVER_ARGS, env=vllm_settings.ENV, log_path=tmp_path / "judge.log"
-    ).start()
+    judge = VLLMServer.on_cpu(tiny_models.judge, tmp_path / "judge.log").start()
 
     def kill_the_judge(step: int) -> None:
         if step == KILL_AFTER and judge.running:

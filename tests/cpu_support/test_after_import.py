@@ -1,4 +1,4 @@
-"""recipes.after_import.when_imported: a callback now for an imported module, once on import otherwise."""
+"""cpu_support.after_import.when_imported: a callback now for an imported module, once on import otherwise."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from types import ModuleType
 
 import pytest
 
-from recipes.after_import import when_imported
+from cpu_support.after_import import when_imported
 
 
 def test_already_imported_module_calls_back_at_once() -> None:
