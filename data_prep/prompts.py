@@ -1,7 +1,7 @@
 """Prompt texts, answer options and answer vocabularies of the three protocols: the single source of truth.
 
 ``rewards/`` and the evaluator import the vocabularies from here, so what a prompt asks for, what a reward
-accepts and what the evaluator counts can never disagree. Texts quote the papers (``../shared/papers/``) where
+accepts and what the evaluator counts can never disagree. Texts quote the papers (``docs/ARCHITECTURE.md``) where
 they give them; where a paper does not, the text here is ours and says so.
 
 Every prompt is one user turn whose content carries one ``<image>`` placeholder per image, references first and

@@ -1,6 +1,6 @@
 """The metrics the three papers report, plus the bootstrap and McNemar's test to compare two runs. Pure, no I/O.
 
-What each paper reports (``../shared/papers/``):
+What each paper reports (the papers: ``docs/ARCHITECTURE.md``):
 
 - LAD-Reasoner (pair-binary, Sec. 5): accuracy and F1 with the anomalous answer ``"yes"`` as the positive class
   (``f1_score(cm, labels, "yes")``);
