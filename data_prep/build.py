@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Final
 
 import pandas as pd
@@ -115,39 +116,54 @@ def _read(config: BuildConfig, dataset: str, categories: Sequence[str] | None) -
     return read_dataset(dataset, _root(config, dataset), _categories_for(dataset, categories), **options)
 
 
+def _plan_pair_binary(config: BuildConfig) -> dict[str, list[RowPlan]]:
+    """LAD-Reasoner: train on MVTec AD / VisA categories, test on MVTec LOCO, reference + query."""
+    datasets = config.datasets or tuple(PAIR_BINARY_DEFAULT_CATEGORIES)
+    _check_category_names(config, (*datasets, "mvtec_loco"))
+    train = pd.concat(
+        [_read(config, d, config.categories or PAIR_BINARY_DEFAULT_CATEGORIES.get(d)) for d in datasets],
+        ignore_index=True,
+    )
+    common = {"k": config.references, "sampling": config.reference_sampling, "seed": config.seed}
+    return plan_pair_binary(train, _read(config, "mvtec_loco", config.test_categories), **common)
+
+
+def _plan_single_ab(config: BuildConfig) -> dict[str, list[RowPlan]]:
+    """LR-IAD: one image, train on one of VisA / MVTec AD and test on the other."""
+    if len(config.datasets) != 1 or config.datasets[0] not in SINGLE_AB_PAIRS:
+        raise ProtocolError("single-ab trains on one dataset: --dataset visa (tests on mvtec_ad) or --dataset mvtec_ad")
+    train_dataset = config.datasets[0]
+    test_dataset = SINGLE_AB_PAIRS[train_dataset]
+    _check_category_names(config, (train_dataset, test_dataset))
+    return plan_single_ab(
+        _read(config, train_dataset, config.categories),
+        _read(config, test_dataset, config.test_categories),
+        test_splits=config.single_ab_test_splits,
+    )
+
+
+def _plan_pair3c(config: BuildConfig) -> dict[str, list[RowPlan]]:
+    """FAD-TQ: MVTec LOCO's good / structural / logical, reference + query."""
+    if config.datasets not in ((), ("mvtec_loco",)):
+        raise ProtocolError("pair3c is built from MVTec LOCO AD only: --dataset mvtec_loco")
+    _check_category_names(config, ("mvtec_loco",))
+    loco = _read(config, "mvtec_loco", config.categories or config.test_categories)
+    common = {"k": config.references, "sampling": config.reference_sampling, "seed": config.seed}
+    return plan_pair3c(loco, train_per_class=config.train_per_class, **common)
+
+
+# One entry per protocol: its planner reads the datasets it needs and checks the options that concern it; its
+# prompt is data_prep.prompts.PROMPTS[name] (a new protocol is a prompt spec, a planner and a line here).
+PLANNERS: Final[Mapping[str, Callable[[BuildConfig], dict[str, list[RowPlan]]]]] = MappingProxyType(
+    {PAIR_BINARY: _plan_pair_binary, SINGLE_AB: _plan_single_ab, PAIR3C: _plan_pair3c}
+)
+
+
 def plan_rows(config: BuildConfig) -> dict[str, list[RowPlan]]:
     """Read the datasets the protocol needs and decide every row."""
-    protocol = config.protocol
-    common = {"k": config.references, "sampling": config.reference_sampling, "seed": config.seed}
-    if protocol == PAIR_BINARY:
-        datasets = config.datasets or tuple(PAIR_BINARY_DEFAULT_CATEGORIES)
-        _check_category_names(config, (*datasets, "mvtec_loco"))
-        train = pd.concat(
-            [_read(config, d, config.categories or PAIR_BINARY_DEFAULT_CATEGORIES.get(d)) for d in datasets],
-            ignore_index=True,
-        )
-        plans = plan_pair_binary(train, _read(config, "mvtec_loco", config.test_categories), **common)
-    elif protocol == SINGLE_AB:
-        if len(config.datasets) != 1 or config.datasets[0] not in SINGLE_AB_PAIRS:
-            raise ProtocolError(
-                "single-ab trains on one dataset: --dataset visa (tests on mvtec_ad) or --dataset mvtec_ad"
-            )
-        train_dataset = config.datasets[0]
-        test_dataset = SINGLE_AB_PAIRS[train_dataset]
-        _check_category_names(config, (train_dataset, test_dataset))
-        plans = plan_single_ab(
-            _read(config, train_dataset, config.categories),
-            _read(config, test_dataset, config.test_categories),
-            test_splits=config.single_ab_test_splits,
-        )
-    elif protocol == PAIR3C:
-        if config.datasets not in ((), ("mvtec_loco",)):
-            raise ProtocolError("pair3c is built from MVTec LOCO AD only: --dataset mvtec_loco")
-        _check_category_names(config, ("mvtec_loco",))
-        loco = _read(config, "mvtec_loco", config.categories or config.test_categories)
-        plans = plan_pair3c(loco, train_per_class=config.train_per_class, **common)
-    else:
-        raise ProtocolError(f"unknown protocol {protocol!r}; valid protocols: {', '.join(PROMPTS)}")
+    if config.protocol not in PLANNERS:
+        raise ProtocolError(f"unknown protocol {config.protocol!r}; valid protocols: {', '.join(PLANNERS)}")
+    plans = PLANNERS[config.protocol](config)
     check_disjoint(plans)
     return plans
 

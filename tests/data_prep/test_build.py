@@ -122,3 +122,10 @@ def test_missing_root_names_the_flag(small_roots: dict[str, Path], tmp_path: Pat
     config = BuildConfig(protocol="single-ab", roots={"visa": small_roots["visa"]}, out=tmp_path, datasets=("visa",))
     with pytest.raises(ProtocolError, match="--root mvtec_ad=PATH"):
         build(config)
+
+
+def test_every_protocol_with_a_prompt_has_a_planner_and_no_other() -> None:
+    from data_prep.build import PLANNERS
+    from data_prep.prompts import PROMPTS
+
+    assert set(PLANNERS) == set(PROMPTS)
