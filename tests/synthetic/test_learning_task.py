@@ -125,6 +125,7 @@ def test_warm_up_reaches_verls_learning_rate_schedule(recipe: str) -> None:
 
 
 def test_the_focal_scale_reaches_the_reward_options() -> None:
+    from recipes.compose import compose_recipe
     from rewards.options import RewardOptions
 
     overrides = ["+overlay=cpu", *LEARNING_SETTINGS["lr_iad_focal"].overrides()]
