@@ -39,7 +39,7 @@ from synthetic.learning_task import CHANCE, LEARNING_SETTINGS, build_learning_ta
 from synthetic.tiny_models import build_tiny_models
 
 # The controls, `make demo` and the CI test run FAD-TQ's recipe: its learning settings are the best established
-# (BENCHMARKS.md, the notes on the learning runs). lad_reasoner_grpo is faster (8 x 8 rollouts a step, not 16 x 8).
+# (BENCHMARKS.md, the notes on the learning runs).
 CONTROL_RECIPE = "fad_tq_gpg"
 RUNS: tuple[tuple[str, str | None], ...] = (
     ("fad_tq_gpg", None),

@@ -14,7 +14,7 @@ from typing import Any
 
 from data_prep.prompts import SINGLE_AB, render_prompt
 from rewards.judge import JudgeConfig, get_client
-from rewards.options import JUDGE_WHEN, RewardOptions
+from rewards.options import RewardOptions
 from rewards.parsing import parse_response
 
 
@@ -31,8 +31,7 @@ def judge_config(
 
 
 def should_judge(when: str, correct: bool, split: str | None) -> bool:
-    if when not in JUDGE_WHEN:
-        raise ValueError(f"judge_when={when!r} is not one of {JUDGE_WHEN}")
+    """``when`` is one of ``rewards.options.JUDGE_WHEN`` (``RewardOptions`` rejects any other)."""
     if when == "never":
         return False
     if when == "always":

@@ -112,7 +112,7 @@ LEARNING_SETTINGS: Final = MappingProxyType(
             steps=40, prompts_per_step=16, rollouts=8, lr=3e-3, adam_eps=1e-4, warmup_steps=5, min_lr_ratio=0.5
         ),
         # fad_tq_gpg's settings. Its own earlier ones (8 x 8, 45 steps, lr 3e-3, eps 1e-5) learned once (50% -> 71%,
-        # 2026-12-02) and not in the benchmark of 2026-12-06 (training accuracy 0.39 -> 0.56, held out 50% -> 50%)
+        # 2026-12-02) and not in the benchmark of 2026-12-06 (training accuracy 0.46 -> 0.51, held out 50% -> 50%)
         "lad_reasoner_grpo": LearningSettings(
             steps=40, prompts_per_step=16, rollouts=8, lr=3e-3, adam_eps=1e-4, warmup_steps=5, min_lr_ratio=0.5
         ),
