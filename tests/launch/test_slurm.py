@@ -525,6 +525,18 @@ def test_argument_errors_stop_before_submitting(name: str, args: list[str], mess
     assert result.returncode == 2 and message in result.stderr
 
 
+@pytest.mark.parametrize("name", ["train.slurm", "judge.slurm"])
+def test_a_wrong_repository_root_stops_before_submitting(name: str, tmp_path: Path) -> None:
+    """IAD_ROOT pointing elsewhere: a message that says how to fix it, not a failed `source`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")} | {"IAD_ROOT": str(tmp_path)}
+    args = ["--recipe", "x"] if name == "train.slurm" else ["--model", "m", "--address-file", "f"]
+    result = subprocess.run(
+        ["bash", str(REPO / "launch" / name), *args], capture_output=True, text=True, timeout=30, env=env
+    )
+    assert result.returncode == 2 and f"{tmp_path} is not the repository" in result.stderr
+    assert "set IAD_ROOT" in result.stderr
+
+
 @pytest.mark.skipif(
     shutil.which("shellcheck") is None, reason="shellcheck not installed (apt-get install -y shellcheck)"
 )
