@@ -1,7 +1,7 @@
 """One PNG showing samples of every (category, class) of a dataset root, masks outlined in red.
 
-It reads the folders in the real layouts (not ``synthetic_manifest.json``), so the same sheet shows whether a real
-download or a synthetic stand-in looks the way a reader expects.
+It reads the folders with ``data_prep.readers`` (not ``synthetic_manifest.json``), so the same sheet shows whether a
+real download or a synthetic stand-in looks the way the data build reads it.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Final
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from data_prep.catalog import IMG_EXTENSIONS, LOCO_TEST_CLASSES, validate_categories
 from data_prep.images import save_png_atomically
+from data_prep.readers import GOOD, read_dataset
 
 LABEL_WIDTH: Final = 200
 PAD: Final = 4
@@ -34,70 +34,26 @@ class SheetRow:
     samples: tuple[tuple[Path, tuple[Path, ...]], ...]
 
 
-def _images(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        return []
-    return sorted(path for path in folder.iterdir() if path.suffix in IMG_EXTENSIONS)
-
-
-def _mvtec_ad_rows(root: Path, category: str) -> list[SheetRow]:
-    base = root / category
-    rows = [
-        SheetRow(category, f"{split}/good", tuple((p, ()) for p in _images(base / split / "good")))
-        for split in ("train", "test")
-    ]
-    defects = (
-        sorted(p.name for p in (base / "test").iterdir() if p.is_dir() and p.name != "good")
-        if (base / "test").is_dir()
-        else []
-    )
-    for defect in defects:
-        masks = base / "ground_truth" / defect
-        samples = tuple(
-            (p, tuple(m for m in [masks / f"{p.stem}_mask.png"] if m.exists())) for p in _images(base / "test" / defect)
-        )
-        rows.append(SheetRow(category, f"test/{defect}", samples))
-    return rows
-
-
-def _visa_rows(root: Path, category: str) -> list[SheetRow]:
-    base = root / category / "Data"
-    masks = base / "Masks" / "Anomaly"
-    normal = tuple((p, ()) for p in _images(base / "Images" / "Normal"))
-    anomaly = tuple(
-        (p, tuple(m for m in [masks / f"{p.stem}.png"] if m.exists())) for p in _images(base / "Images" / "Anomaly")
-    )
-    return [SheetRow(category, "Normal", normal), SheetRow(category, "Anomaly", anomaly)]
-
-
-def _loco_rows(root: Path, category: str) -> list[SheetRow]:
-    base = root / category
-    rows = [
-        SheetRow(category, f"{split}/good", tuple((p, ()) for p in _images(base / split / "good")))
-        for split in ("train", "validation")
-    ]
-    for name in LOCO_TEST_CLASSES:
-        masks = base / "ground_truth" / name
-        samples = tuple((p, tuple(_images(masks / p.stem))) for p in _images(base / "test" / name))
-        rows.append(SheetRow(category, f"test/{name}", samples))
-    return rows
-
-
-_ROWS: Final = {"mvtec_ad": _mvtec_ad_rows, "visa": _visa_rows, "mvtec_loco": _loco_rows}
-
-
 def discover_rows(
     root: str | os.PathLike[str], dataset: str, categories: Sequence[str] | None = None
 ) -> list[SheetRow]:
-    """The non-empty (category, class) rows found under ``root``, categories in catalog order."""
+    """One row per (category, split, defect type) that ``data_prep.readers`` finds under ``root``: the same reader
+    the data build uses, so a layout it would refuse (a missing mask, a stray split folder) fails here too."""
     root = Path(root)
-    present = [category for category in validate_categories(dataset, categories) if (root / category).is_dir()]
-    rows = [row for category in present for row in _ROWS[dataset](root, category) if row.samples]
-    if not rows:
-        raise FileNotFoundError(
-            f"Found 0 {dataset} images in {root}; expected category folders such as {root}/<category>"
+    table = read_dataset(dataset, root, categories)
+    rows: dict[tuple[str, str, str], list[tuple[Path, tuple[Path, ...]]]] = {}
+    for sample in table.itertuples(index=False):
+        rows.setdefault((sample.category, sample.split, sample.defect_type), []).append(
+            (root / sample.image, tuple(root / mask for mask in sample.masks))
         )
-    return rows
+    # the reader's order (catalog category, split, defect type), each split's good images first
+    groups = {key[:2]: None for key in rows}
+    group_index = {group: index for index, group in enumerate(groups)}
+    order = sorted(rows, key=lambda key: (group_index[key[:2]], key[2] != GOOD))
+    return [
+        SheetRow(category, f"{split}/{defect}", tuple(rows[category, split, defect]))
+        for category, split, defect in order
+    ]
 
 
 def _spread(samples: Sequence[tuple[Path, tuple[Path, ...]]], k: int) -> list[tuple[Path, tuple[Path, ...]]]:

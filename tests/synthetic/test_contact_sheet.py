@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from data_prep.catalog import LOCO_ANOMALY_KINDS, LOCO_CATEGORIES, LOCO_TEST_CLASSES, MVTEC_AD_DEFECTS, VISA_CATEGORIES
+from data_prep.readers import DatasetLayoutError
 from synthetic.contact_sheet import LABEL_WIDTH, PAD, make_contact_sheet
 from synthetic.datasets import MANIFEST_NAME, write_mvtec_ad, write_mvtec_loco, write_visa
 
@@ -69,25 +70,35 @@ def test_mvtec_ad_and_visa_layouts_give_their_rows(tmp_path: Path) -> None:
     visa_sheet = make_contact_sheet(tmp_path / "visa", "visa", tmp_path / "visa.png", per_class=2, size=24)
     with Image.open(ad_sheet) as ad, Image.open(visa_sheet) as visa:
         assert ad.size == _expected_size(2 + len(MVTEC_AD_DEFECTS[ad_category]), 2, 24)
-        assert visa.size == _expected_size(2, 2, 24)
+        # train/good, test/good and the one anomalous image's defect type (its image_anno.csv name)
+        assert visa.size == _expected_size(3, 2, 24)
 
 
 def test_hand_made_real_layout_with_non_square_images(tmp_path: Path) -> None:
     base = tmp_path / "mvtec_ad" / "bottle"
-    for folder in ("train/good", "test/good", "test/crack", "ground_truth/crack"):
+    for folder in ("train/good", "test/good", "test/broken_large", "ground_truth/broken_large"):
         (base / folder).mkdir(parents=True)
-    for folder in ("train/good", "test/good", "test/crack"):
+    for folder in ("train/good", "test/good", "test/broken_large"):
         Image.new("RGB", (90, 60), (120, 120, 120)).save(base / folder / "000.png")
     mask = np.zeros((60, 90), dtype=np.uint8)
     mask[20:40, 30:60] = 255
-    Image.fromarray(mask).save(base / "ground_truth" / "crack" / "000_mask.png")
+    Image.fromarray(mask).save(base / "ground_truth" / "broken_large" / "000_mask.png")
     out = make_contact_sheet(tmp_path / "mvtec_ad", "mvtec_ad", tmp_path / "real.png", per_class=1, size=32)
     with Image.open(out) as sheet:
         assert sheet.size == _expected_size(3, 1, 32)
         assert np.all(np.asarray(sheet.convert("RGB")) == RED, axis=-1).any()
 
 
+def test_a_layout_the_data_build_refuses_is_refused(tmp_path: Path) -> None:
+    """The sheet reads with the data build's reader: a defective image without its mask stops it, as in a build."""
+    write_mvtec_ad(tmp_path / "ad", ["bottle"], n_train=1, n_test_good=1, n_test_per_defect=1, size=24)
+    next((tmp_path / "ad" / "bottle" / "ground_truth").rglob("*_mask.png")).unlink()
+    with pytest.raises(DatasetLayoutError, match="mask"):
+        make_contact_sheet(tmp_path / "ad", "mvtec_ad", tmp_path / "x.png")
+    assert not (tmp_path / "x.png").exists()
+
+
 def test_empty_root_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="Found 0 visa images"):
+    with pytest.raises(DatasetLayoutError, match="No VisA category folder in"):
         make_contact_sheet(tmp_path, "visa", tmp_path / "x.png")
     assert not (tmp_path / "x.png").exists()
