@@ -169,14 +169,20 @@ def run_learning(
     )
     if run.returncode != 0:
         raise LearningRunError(f"training {recipe} ({control or 'no control'}) failed: see {run.log}")
+    scalars = run.scalars()
+    trained = len(scalars.get(REWARD_TAG, {}))
+    if trained < steps:
+        raise LearningRunError(
+            f"training {recipe} stopped after {trained} of {steps} steps without an error (verl ends with its last "
+            f"epoch: raise trainer.total_epochs); see {run.log}"
+        )
     model = merge_last_checkpoint(run)
     after_records = evaluate(model, task.test_file, out / "eval_after", "after")
-    scalars = run.scalars()
     comparison = paired_comparison(before_records, after_records)
     result = LearningResult(
         recipe=recipe,
         control=control,
-        steps=len(scalars.get(REWARD_TAG, {})),
+        steps=trained,
         reward_first=_window_mean(scalars[REWARD_TAG], first=True),
         reward_last=_window_mean(scalars[REWARD_TAG], first=False),
         train_acc_first=_window_mean(scalars[ACCURACY_TAG], first=True),

@@ -65,6 +65,9 @@ class LearningSettings:
             # sample from the 50 likeliest tokens (transformers' default): the tiny policy's long tail of 2,000
             # untrained tokens otherwise breaks the format in ~15% of rollouts, and the updates that follow grew it
             "actor_rollout_ref.rollout.top_k=50",
+            # verl ends training with its last epoch even before total_training_steps: lr_iad_focal's one epoch
+            # (480 rows / 16 = 30 batches) ended its 40-step runs at step 30, before the checkpoint at step 40
+            f"trainer.total_epochs={self.steps}",
             f"data.train_batch_size={self.prompts_per_step}",
             f"actor_rollout_ref.actor.ppo_mini_batch_size={self.prompts_per_step}",
             f"actor_rollout_ref.rollout.n={self.rollouts}",

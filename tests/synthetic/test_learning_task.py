@@ -124,6 +124,17 @@ def test_warm_up_reaches_verls_learning_rate_schedule(recipe: str) -> None:
     assert settings.lr * settings.min_lr_ratio <= rates[-1] < settings.lr * (settings.min_lr_ratio + 0.01)
 
 
+@pytest.mark.parametrize("recipe", sorted(LEARNING_SETTINGS))
+def test_the_run_has_enough_epochs_for_its_steps(recipe: str, task: LearningTask) -> None:
+    """verl stops at the end of its last epoch, whatever total_training_steps says (lr_iad_focal's 1 epoch did)."""
+    from recipes.compose import compose_recipe
+
+    settings = LEARNING_SETTINGS[recipe]
+    config = compose_recipe(recipe, ["+overlay=cpu", *settings.overrides()])
+    batches_per_epoch = pq.read_metadata(task.train_file).num_rows // config.data.train_batch_size
+    assert config.trainer.total_epochs * batches_per_epoch >= settings.steps
+
+
 def test_the_focal_scale_reaches_the_reward_options() -> None:
     from recipes.compose import compose_recipe
     from rewards.options import RewardOptions
