@@ -6,6 +6,7 @@
         --test-file data/pair3c/test.parquet --out evals/qwen72b   # any OpenAI-compatible endpoint
     python -m evaluation report evals/ours/metrics.json evals/qwen72b/metrics.json --out evals/report
     python -m evaluation judge --records evals/ours/records.jsonl --judge-url http://127.0.0.1:8001/v1
+    python -m evaluation mmad-score answers_1_shot_mymodel.json --out evals/mmad   # MMAD's official table
 
 A killed ``run`` continues where it stopped when run again with the same ``--out``. Training curves of several
 runs: ``python -m evaluation.compare_runs``.
@@ -100,6 +101,20 @@ def _judge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _mmad_score(args: argparse.Namespace) -> int:
+    from evaluation.mmad import MMADScoreError, read_answers, write_mmad_scores
+
+    try:
+        written = write_mmad_scores(read_answers(args.answers), args.out, overkill_miss=args.overkill_miss)
+    except MMADScoreError as error:
+        raise EvaluationError(str(error)) from error
+    for path in written:
+        print(path)
+    print()
+    print((args.out / "mmad.md").read_text())
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m evaluation", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -126,6 +141,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     judge_parser.add_argument("--records", type=Path, required=True)
     judge_parser.add_argument("--judge-url", required=True)
     judge_parser.set_defaults(handler=_judge)
+    mmad_parser = commands.add_parser(
+        "mmad-score", help="MMAD's table from a file in its answers format, as its official summary.py computes it"
+    )
+    mmad_parser.add_argument(
+        "answers", type=Path, help="a JSON list of {image, question_type, gpt_answer, correct_answer}"
+    )
+    mmad_parser.add_argument("--out", type=Path, required=True, help="folder for mmad_accuracy.csv and the rest")
+    mmad_parser.add_argument(
+        "--overkill-miss", action="store_true", help="add Overkill and Miss columns, as summary.py's __main__ does"
+    )
+    mmad_parser.set_defaults(handler=_mmad_score)
     args = parser.parse_args(argv)
     try:
         return args.handler(args)
