@@ -7,7 +7,8 @@ large cyan disc, balanced labels, chance 1/2); the settings are its ``LEARNING_S
 
 - ``fad_tq_gpg`` (GPG, format + accuracy + accuracy x thinking quality, the tiny judge served by vLLM on loopback);
 - ``lad_reasoner_grpo`` (GRPO with a reference model and KL loss);
-- ``lr_iad_focal`` (LoRA, GRPO without std, the focal reward with p from the ``iad_group`` manager);
+- ``lr_iad_focal`` (GRPO without std, the focal reward with p from the ``iad_group`` manager; LoRA off, see
+  ``synthetic.learning_task``);
 - fad_tq_gpg with every training image blanked (``blank``): must stay at chance;
 - fad_tq_gpg with the advantages' sign flipped (``flipped``): must get worse.
 
