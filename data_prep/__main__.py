@@ -10,9 +10,14 @@ Protocols:
   pair3c       FAD-TQ MVTec-LOCO-AD-Pair3C. Reference + query, options (A) good (B) structural (C) logical.
                40 official test images per category and class for training (600), the rest for testing (968);
                references from train/good (train) and validation/good (test).
+  mmad         MMAD (jam-cc/MMAD). One row per question of <root>/mmad.json, the official prompt (or it with the
+               think/answer format, --mmad-prompt r1), K normal templates (--references, --mmad-templates), options
+               A-E; every question is a test row unless --holdout-categories makes a training split of the rest.
+               Root: --root mmad=/data/MMAD (mmad.json, domain_knowledge.json, DS-MVTec/, MVTec-AD/, ...)
 
 Examples:
   iad-data build --protocol pair3c --root mvtec_loco=/data/mvtec_loco --out data/pair3c
+  iad-data build --protocol mmad --root mmad=/data/MMAD --mmad-prompt official --out data/mmad_1shot
   iad-data build --protocol single-ab --dataset visa --root visa=/data/VisA --root mvtec_ad=/data/mvtec \\
       --max-pixels 401408 --out data/visa2mvtec
   iad-data inspect data/pair3c/train.parquet --sheet pairs.png
@@ -34,11 +39,14 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from data_prep import inspection, sft, validate
+from data_prep import inspection, leakage, sft, validate
 from data_prep.build import BuildConfig, BuildResult, build
 from data_prep.catalog import DATASETS
 from data_prep.images import BadImageError
-from data_prep.prompts import PROTOCOLS
+from data_prep.mmad import ROOT_KEY as MMAD_ROOT
+from data_prep.mmad import MMADOptions
+from data_prep.mmad_facts import TASKS, TEMPLATE_KINDS
+from data_prep.prompts import MMAD_PROMPT_STYLES, PROTOCOLS
 from data_prep.protocols import PAIR3C_TRAIN_PER_CLASS, SPLITS, ProtocolError
 from data_prep.readers import DatasetLayoutError
 from data_prep.sampling import REFERENCE_SAMPLING
@@ -54,8 +62,9 @@ def _parse_roots(values: Sequence[str], datasets: Sequence[str]) -> dict[str, Pa
             if len(datasets) != 1:
                 raise ProtocolError(f"--root {value}: name the dataset, e.g. --root mvtec_loco={value}")
             name, path = datasets[0], value
-        if name not in DATASETS:
-            raise ProtocolError(f"--root {value}: unknown dataset {name!r}; valid: {', '.join(DATASETS)}")
+        if name not in (*DATASETS, MMAD_ROOT):
+            valid = ", ".join((*DATASETS, MMAD_ROOT))
+            raise ProtocolError(f"--root {value}: unknown dataset {name!r}; valid: {valid}")
         roots[name] = Path(path)
     return roots
 
@@ -92,8 +101,39 @@ def _add_build(subparsers: argparse._SubParsersAction) -> None:
         default=["train", "test"],
         help="which official splits of the test dataset single-ab tests on",
     )
+    mmad = parser.add_argument_group("mmad")
+    mmad.add_argument("--mmad-templates", choices=TEMPLATE_KINDS, default="random", help="MMAD's template list to use")
+    mmad.add_argument("--tasks", nargs="+", choices=TASKS, metavar="TASK", help="only these question types")
+    mmad.add_argument("--holdout-categories", nargs="+", metavar="NAME", help="test on these, train on the rest")
+    mmad.add_argument("--domain-knowledge", action="store_true", help="put domain_knowledge.json in the prompt")
+    mmad.add_argument(
+        "--mmad-prompt", choices=MMAD_PROMPT_STYLES, default="r1", help="official (letter only) or with think/answer"
+    )
+    mmad.add_argument(
+        "--against",
+        type=Path,
+        nargs="+",
+        default=[],
+        metavar="EVAL",
+        help="refuse training rows whose images these hold",
+    )
+    mmad.add_argument("--allow-overlap", action="store_true", help="build even if training rows show test images")
     parser.add_argument("--skip-bad", action="store_true", help="skip rows with unreadable images (counted)")
     parser.add_argument("--overwrite", action="store_true")
+
+
+def _mmad_options(args: argparse.Namespace) -> MMADOptions:
+    return MMADOptions(
+        references=args.references,
+        templates=args.mmad_templates,
+        tasks=tuple(args.tasks) if args.tasks else None,
+        categories=tuple(args.categories) if args.categories else None,
+        holdout_categories=tuple(args.holdout_categories) if args.holdout_categories else None,
+        domain_knowledge=args.domain_knowledge,
+        prompt_style=args.mmad_prompt,
+        allow_overlap=args.allow_overlap,
+        against=tuple(str(path) for path in args.against),
+    )
 
 
 def _config(args: argparse.Namespace) -> BuildConfig:
@@ -114,6 +154,7 @@ def _config(args: argparse.Namespace) -> BuildConfig:
         single_ab_test_splits=tuple(args.single_ab_test_splits),
         skip_bad=args.skip_bad,
         overwrite=args.overwrite,
+        mmad=_mmad_options(args),
     )
 
 
@@ -232,12 +273,35 @@ def parser() -> argparse.ArgumentParser:
         subparsers.add_parser("validate", help="load through verl's RLHFDataset and report rows verl would reject")
     )
     _add_sft(subparsers)
+    leakage_parser = subparsers.add_parser(
+        "leakage", help="images of a training parquet that an evaluation parquet also holds (exit 1 if any)"
+    )
+    leakage_parser.add_argument("train", type=Path, help="a parquet written by iad-data build (any protocol)")
+    leakage_parser.add_argument("--against", type=Path, nargs="+", required=True, metavar="EVAL", help="parquet(s)")
     return root
+
+
+def _run_leakage(args: argparse.Namespace) -> int:
+    found = False
+    for against in args.against:
+        for path in (args.train, against):
+            if not path.is_file():
+                raise ProtocolError(f"{path} does not exist: pass parquet files written by iad-data build")
+        overlap = leakage.find_overlap(args.train, against)
+        print(leakage.describe(overlap, args.train, against))
+        found = found or bool(overlap)
+    return 1 if found else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    runners = {"build": _run_build, "inspect": inspection.run, "validate": validate.run, "sft": _run_sft}
+    runners = {
+        "build": _run_build,
+        "inspect": inspection.run,
+        "validate": validate.run,
+        "sft": _run_sft,
+        "leakage": _run_leakage,
+    }
     try:
         return runners[args.command](args)
     except (ProtocolError, DatasetLayoutError, BadImageError, FileExistsError, sft.SFTError) as error:

@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from data_prep.catalog import DATASETS
 from data_prep.images import BadImageError, ImageCache, LoadedImage, load_image
+from data_prep.mmad import MMADOptions, plan_mmad
 from data_prep.outputs import (
     MANIFEST_NAME,
     check_overwrite,
@@ -30,7 +31,7 @@ from data_prep.outputs import (
     library_versions,
     open_parquet,
 )
-from data_prep.prompts import PAIR3C, PAIR_BINARY, PROMPTS, SINGLE_AB, render_prompt
+from data_prep.prompts import MMAD, PAIR3C, PAIR_BINARY, PROMPTS, SINGLE_AB, render_prompt
 from data_prep.protocols import (
     PAIR3C_TRAIN_PER_CLASS,
     PAIR_BINARY_DEFAULT_CATEGORIES,
@@ -69,6 +70,7 @@ class BuildConfig:
     single_ab_test_splits: tuple[str, ...] = ("train", "test")
     skip_bad: bool = False
     overwrite: bool = False
+    mmad: MMADOptions = MMADOptions()  # the mmad protocol's own choices (references and categories come from here)
 
 
 @dataclass
@@ -152,10 +154,17 @@ def _plan_pair3c(config: BuildConfig) -> dict[str, list[RowPlan]]:
     return plan_pair3c(loco, train_per_class=config.train_per_class, **common)
 
 
+def _plan_mmad(config: BuildConfig) -> dict[str, list[RowPlan]]:
+    """MMAD: one row per question of mmad.json (data_prep.mmad)."""
+    if config.datasets:
+        raise ProtocolError("mmad reads its own tree: give --root mmad=PATH, not --dataset")
+    return plan_mmad(_root(config, "mmad"), config.mmad)
+
+
 # One entry per protocol: its planner reads the datasets it needs and checks the options that concern it; its
 # prompt is data_prep.prompts.PROMPTS[name] (a new protocol is a prompt spec, a planner and a line here).
 PLANNERS: Final[Mapping[str, Callable[[BuildConfig], dict[str, list[RowPlan]]]]] = MappingProxyType(
-    {PAIR_BINARY: _plan_pair_binary, SINGLE_AB: _plan_single_ab, PAIR3C: _plan_pair3c}
+    {PAIR_BINARY: _plan_pair_binary, SINGLE_AB: _plan_single_ab, PAIR3C: _plan_pair3c, MMAD: _plan_mmad}
 )
 
 
@@ -173,13 +182,20 @@ def plan_rows(config: BuildConfig) -> dict[str, list[RowPlan]]:
 
 
 def _row(plan: RowPlan, index: int, protocol: str, images: list[bytes]) -> dict[str, Any]:
-    spec = PROMPTS[protocol]
-    option = spec.option_for_class(plan.sample_class)
+    question = plan.question
+    if question is None:
+        spec = PROMPTS[protocol]
+        answer = spec.option_for_class(plan.sample_class)
+        prompt, key, answer_text = render_prompt(protocol, plan.category, len(plan.references)), answer.key, answer.text
+        options = [{"key": o.key, "text": o.text} for o in spec.options]
+    else:
+        prompt, key, answer_text = question.prompt, question.answer, dict(question.options)[question.answer]
+        options = [{"key": letter, "text": text} for letter, text in question.options]
     return make_row(
         protocol=protocol,
-        prompt_text=render_prompt(protocol, plan.category, len(plan.references)),
+        prompt_text=prompt,
         images=images,
-        ground_truth=option.key,
+        ground_truth=key,
         extra_info={
             "split": plan.split,
             "index": index,
@@ -190,11 +206,13 @@ def _row(plan: RowPlan, index: int, protocol: str, images: list[bytes]) -> dict[
             "sample_class": plan.sample_class,
             "defect_type": plan.defect_type,
             "anomaly_kind": plan.anomaly_kind,
-            "answer_text": option.text,
-            "options": [{"key": o.key, "text": o.text} for o in spec.options],
+            "answer_text": answer_text,
+            "options": options,
             "query_image": plan.query,
             "reference_images": list(plan.references),
             "mask_images": list(plan.masks),
+            "task": question.task if question else None,
+            "question_id": question.question_id if question else None,
         },
     )
 

@@ -39,7 +39,19 @@ LETTERS: Final = ("A", "B", "C", "D", "E")
 NORMAL_FLAG: Final = "good"
 # domain_knowledge.json has no DS-MVTec entry: the official scripts look DS-MVTec objects up under MVTec.
 DOMAIN_KNOWLEDGE_KEY: Final = MappingProxyType({"DS-MVTec": "MVTec"})
-TEMPLATE_KINDS: Final = ("random", "similar")  # mmad.json's random_templates (the official default), similar_templates
+TEMPLATE_KINDS: Final = ("random", "similar")
+# GoodsAD (Zhang et al., PKU-GoodsAD; MVTec AD's layout): its categories and defect folders, as MMAD's
+# domain_knowledge.json names them.
+GOODSAD_DEFECTS: Final = MappingProxyType(
+    {
+        "cigarette_box": ("opened",),
+        "drink_bottle": ("surface_damage", "cap_open", "cap_half_open"),
+        "drink_can": ("straw_missing", "surface_damage", "deformation"),
+        "food_bottle": ("surface_damage", "deformation", "opened"),
+        "food_box": ("surface_damage", "deformation", "opened"),
+        "food_package": ("surface_anomaly", "broken"),
+    }
+)  # mmad.json's random_templates (the official default), similar_templates
 
 
 def scored_task(task: str) -> str:

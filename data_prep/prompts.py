@@ -23,6 +23,7 @@ THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE = "<think>", "</think>", "<an
 PAIR_BINARY: Final = "pair-binary"
 SINGLE_AB: Final = "single-ab"
 PAIR3C: Final = "pair3c"
+MMAD: Final = "mmad"
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,20 @@ FAD_TQ_PROMPT: Final = PromptSpec(
     lettered=True,
 )
 
-PROMPTS: Final = MappingProxyType({spec.protocol: spec for spec in (LAD_REASONER_PROMPT, LR_IAD_PROMPT, FAD_TQ_PROMPT)})
+# MMAD (jam-cc/MMAD): a question of its own per row, with two to five options; the row's prompt is rendered by
+# ``render_mmad_prompt`` below and ``template`` is unused. Options are only letters (their texts differ per row, in
+# ``extra_info.options``), so an answer names an option by its letter alone.
+MMAD_PROMPT: Final = PromptSpec(
+    protocol=MMAD,
+    source="MMAD (jam-cc/MMAD), evaluation/examples/Transformers/qwen2_5_vl_query.py and GPT4/gpt4v.py",
+    template="",
+    options=tuple(AnswerOption(letter, "", ()) for letter in "ABCDE"),
+    lettered=True,
+)
+
+PROMPTS: Final = MappingProxyType(
+    {spec.protocol: spec for spec in (LAD_REASONER_PROMPT, LR_IAD_PROMPT, FAD_TQ_PROMPT, MMAD_PROMPT)}
+)
 PROTOCOLS: Final = tuple(PROMPTS)
 
 # The class a sample is answered as: pair3c distinguishes the two LOCO anomaly kinds, the others do not.
@@ -159,3 +173,61 @@ def render_prompt(protocol: str, category: str, n_references: int) -> str:
     spec = PROMPTS[protocol]
     question = spec.template.format(object=object_name(category), options=spec.options_text())
     return role_prefix(n_references) + question
+
+
+# MMAD's query, verbatim from its Qwen2.5-VL example (qwen2_5_vl_query.py with gpt4v.py's instruction and
+# question format): the content parts the official script sends, joined as Qwen2.5-VL's chat template joins them
+# (no separator). The script's question is "{Question} \n" + one "X. text\n" line per option (its
+# parse_conversation is called with add_question_id=False, so without "Question 1: ").
+MMAD_INSTRUCTION: Final = (
+    "\nYou are an industrial inspector who checks products by images. You should judge whether there is a defect "
+    "in the query image and answer the questions about it.\nAnswer with the option's letter from the given choices "
+    "directly.\n"
+)
+MMAD_DIRECTLY: Final = "Answer with the option's letter from the given choices directly! "
+MMAD_DOMAIN_KNOWLEDGE: Final = (
+    "Following is the domain knowledge which contains some type of defect and the normal object characteristics: \n "
+)
+MMAD_TEMPLATES: Final = (
+    "Following is/are {k} image of normal sample, which can be used as a template to compare the image being queried."
+)
+MMAD_QUERY: Final = "Following is the query image: "
+MMAD_QUESTIONS: Final = "Following is the question list: "
+# ``--mmad-prompt r1`` (ours, for training with the papers' format reward): the official text with its two
+# "answer directly" sentences replaced by LR-IAD's think/answer instruction.
+MMAD_R1_FORMAT: Final = (
+    "\nOutput the thinking process in <think> </think> and final answer in <answer> </answer> tags.\n"
+    "The output answer format should be as follows:\n<think></think> <answer>the option's letter</answer>\n"
+    "Please strictly follow the format."
+)
+MMAD_PROMPT_STYLES: Final = ("official", "r1")
+
+
+def mmad_question_text(question: str, options: tuple[tuple[str, str], ...]) -> str:
+    """One MMAD question as the official script writes it: the question, then one ``X. text`` line per option."""
+    return f"{question} \n" + "".join(f"{letter}. {text}\n" for letter, text in options)
+
+
+def render_mmad_prompt(
+    question: str,
+    options: tuple[tuple[str, str], ...],
+    n_templates: int,
+    *,
+    domain_knowledge: str | None = None,
+    style: str = "official",
+) -> str:
+    """The user turn of one MMAD row: ``n_templates`` normal images, then the query (``<image>`` each)."""
+    if style not in MMAD_PROMPT_STYLES:
+        raise ValueError(f"unknown MMAD prompt style {style!r}; valid: {', '.join(MMAD_PROMPT_STYLES)}")
+    if style == "official":
+        parts = [MMAD_INSTRUCTION, MMAD_DIRECTLY]
+    else:
+        parts = [MMAD_INSTRUCTION.replace("Answer with the option's letter from the given choices directly.\n", "")]
+    if domain_knowledge:
+        parts.append(MMAD_DOMAIN_KNOWLEDGE + domain_knowledge)
+    if n_templates:
+        parts.append(MMAD_TEMPLATES.format(k=n_templates) + IMAGE_PLACEHOLDER * n_templates)
+    parts += [MMAD_QUERY, IMAGE_PLACEHOLDER, MMAD_QUESTIONS, mmad_question_text(question, options)]
+    if style == "r1":
+        parts.append(MMAD_R1_FORMAT)
+    return "".join(parts)

@@ -40,6 +40,17 @@ class ProtocolError(ValueError):
 
 
 @dataclass(frozen=True)
+class Question:
+    """A row's own question (MMAD): the user turn's text, the right option's key, every option, the task."""
+
+    prompt: str
+    answer: str
+    options: tuple[tuple[str, str], ...]
+    task: str
+    question_id: str
+
+
+@dataclass(frozen=True)
 class RowPlan:
     """One output row before any pixel is read: which query, which references, which answer class."""
 
@@ -53,6 +64,9 @@ class RowPlan:
     defect_type: str
     anomaly_kind: str | None
     masks: tuple[str, ...]
+    # A row with a question of its own (MMAD): the prompt, the answer key and the options it shows, its task and id.
+    # None for the papers' protocols, whose prompt and options come from data_prep.prompts.PROMPTS.
+    question: Question | None = None
 
     def images(self) -> tuple[str, ...]:
         """Image paths in the order of the prompt's placeholders: references first, query last."""

@@ -31,6 +31,8 @@ EXTRA_INFO_TYPE: Final = pa.struct(
         ("query_image", pa.string()),  # relative to the dataset root
         ("reference_images", pa.list_(pa.string())),
         ("mask_images", pa.list_(pa.string())),  # the ground-truth masks: boxes and IoU rewards (issue 16)
+        ("task", pa.string()),  # MMAD's question type; null for the papers' protocols
+        ("question_id", pa.string()),  # MMAD: <image path>#<position in its conversation>; null elsewhere
     ]
 )
 

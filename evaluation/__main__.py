@@ -15,10 +15,14 @@ runs: ``python -m evaluation.compare_runs``.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+from data_prep.outputs import write_atomic
+from data_prep.prompts import MMAD
 from evaluation.records import METRICS, RECORDS, read_records
 from evaluation.runner import (
     EvaluationError,
@@ -63,6 +67,8 @@ def _run(args: argparse.Namespace) -> int:
     records = run(samples, backend, args.out, batch_size=args.batch_size)
     metrics = compute_metrics(records, model=name, test_file=str(args.test_file))
     write_json(args.out / METRICS, metrics)
+    if metrics["protocol"] == MMAD:
+        _mmad_tables(records, args.out, name)
     overall = metrics["overall"]
     print(
         f"{len(records)} samples: accuracy {overall['accuracy']:.3f} (95% CI {metrics['ci']['accuracy'][0]:.3f}-"
@@ -71,6 +77,16 @@ def _run(args: argparse.Namespace) -> int:
         f"format {overall['format_rate']:.3f}, missing {overall['n_missing']} -> {args.out / METRICS}"
     )
     return 0
+
+
+def _mmad_tables(records: Sequence[dict[str, Any]], out: Path, name: str) -> None:
+    """An mmad run also gets MMAD's own table: its answers in the official format, scored both ways."""
+    from evaluation.mmad import MMAD_ANSWERS, answers_from_records, write_mmad_scores
+
+    answers = answers_from_records(records)
+    write_atomic(out / MMAD_ANSWERS, json.dumps(answers, indent=1) + "\n")
+    write_mmad_scores(answers, out / "mmad", title=name)
+    print((out / "mmad" / "mmad.md").read_text())
 
 
 def _report(args: argparse.Namespace) -> int:

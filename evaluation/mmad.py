@@ -39,6 +39,7 @@ from data_prep.mmad_facts import (
     scored_task,
 )
 from data_prep.outputs import write_atomic
+from rewards.parsing import parse_response
 
 ANSWER_KEYS: Final = ("image", "question_type", "gpt_answer", "correct_answer")
 DETECTION_COLUMNS: Final = ("Recall", "Precision", "F1", "Overkill", "Miss")
@@ -70,6 +71,27 @@ def parse_letter(response: str, options: Mapping[str, str] | None = None) -> str
         if closest:
             return next(key for key, value in options.items() if value == closest[0])
     return response
+
+
+def mmad_answer(response: str, options: Sequence[tuple[str, str]]) -> str:
+    """What MMAD's parser reads in ``response``: the answer block of a well-formed response (``--mmad-prompt r1``),
+    else the whole response, as the official script reads a letter-only answer."""
+    parsed = parse_response(response)
+    text = parsed.answer if parsed.format_ok and parsed.answer else response
+    return parse_letter(text, dict(options))
+
+
+def answers_from_records(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Evaluation records of an mmad test file, in the official answers format."""
+    return [
+        {
+            "image": record["image"],
+            "question_type": record["task"],
+            "gpt_answer": record["mmad_answer"],
+            "correct_answer": record["truth"],
+        }
+        for record in records
+    ]
 
 
 def read_answers(path: Path) -> list[dict[str, Any]]:
@@ -255,6 +277,7 @@ def plot_heatmap(table: pd.DataFrame, title: str) -> bytes:
 
 
 OFFICIAL_CSV: Final = "mmad_accuracy.csv"
+MMAD_ANSWERS: Final = "mmad_answers.json"  # an mmad evaluation's answers in the official format
 
 
 def _markdown(table: pd.DataFrame) -> str:

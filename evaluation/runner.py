@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from data_prep.outputs import write_atomic
-from data_prep.prompts import IMAGE_PLACEHOLDER, PROMPTS
+from data_prep.prompts import IMAGE_PLACEHOLDER, MMAD, PROMPTS
 from evaluation.metrics import bootstrap_ci, nan_to_none, record_statistics, summarize_by
+from evaluation.mmad import mmad_answer
 from evaluation.records import RECORDS, RUN_INFO, read_records
 from rewards.rules import score_rules
 
@@ -42,6 +43,10 @@ class Sample:
     category: str
     truth: str
     messages: list[dict[str, Any]]
+    # MMAD rows: the image path MMAD names the question by, its task and the options it shows (official scoring)
+    query_image: str = ""
+    task: str | None = None
+    options: tuple[tuple[str, str], ...] = ()
 
 
 def _image_mime(data: bytes) -> str:
@@ -84,6 +89,9 @@ def load_samples(test_file: Path, limit: int | None = None) -> list[Sample]:
                 category=extra.get("category") or "",
                 truth=row["reward_model"]["ground_truth"],
                 messages=to_messages(row["prompt"][-1]["content"], [image["bytes"] for image in row["images"]]),
+                query_image=extra.get("query_image") or "",
+                task=extra.get("task"),
+                options=tuple((o["key"], o["text"]) for o in extra.get("options") or ()),
             )
         )
     return samples
@@ -92,7 +100,7 @@ def load_samples(test_file: Path, limit: int | None = None) -> list[Sample]:
 def make_record(sample: Sample, response: str) -> dict[str, Any]:
     """What one response is worth, parsed as the rewards parse it."""
     rules = score_rules(response, sample.truth, sample.protocol)
-    return {
+    record = {
         "index": sample.index,
         "protocol": sample.protocol,
         "dataset": sample.dataset,
@@ -104,6 +112,13 @@ def make_record(sample: Sample, response: str) -> dict[str, Any]:
         "think_words": rules.think_words,
         "response_chars": rules.response_chars,
     }
+    if sample.protocol == MMAD:
+        record |= {
+            "image": sample.query_image,
+            "task": sample.task,
+            "mmad_answer": mmad_answer(response, sample.options),
+        }
+    return record
 
 
 class Backend(Protocol):

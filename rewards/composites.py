@@ -6,6 +6,7 @@
 - ``fad_tq``: format + accuracy + accuracy·thinking-quality, in [0, 3] (FAD-TQ Sec. 2.3); the judge is called
   only where it can matter (a correct answer on the training split, by default).
 - ``fad_tq_no_judge``: format + accuracy on pair3c, the FAD-TQ ablations' "GPG without the judge".
+- ``mmad``: format + accuracy on MMAD's multiple-choice questions (the answer's option letter).
 
 A composite receives the response's rule scores (``rewards.rules``) and returns the sub-scores it adds, ``score``
 among them; ``rewards.verl_reward.compute_score`` (the one function verl calls) merges and completes them.
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Final
 
-from data_prep.prompts import PAIR3C, PAIR_BINARY, PROMPTS, SINGLE_AB
+from data_prep.prompts import MMAD, PAIR3C, PAIR_BINARY, PROMPTS, SINGLE_AB
 from rewards.focal import focal_reward
 from rewards.options import RewardOptions
 from rewards.rules import RuleScores
@@ -77,10 +78,13 @@ COMPOSITES: Final[Mapping[str, Composite]] = MappingProxyType(
         "lr_iad": format_plus_focal,
         "fad_tq": format_accuracy_thinking_quality,
         "fad_tq_no_judge": format_plus_accuracy,
+        "mmad": format_plus_accuracy,
     }
 )
 # The composite of the paper that defined each protocol, for rows whose recipe names none.
-DEFAULT_COMPOSITE: Final = MappingProxyType({PAIR_BINARY: "lad_reasoner", SINGLE_AB: "lr_iad", PAIR3C: "fad_tq"})
+DEFAULT_COMPOSITE: Final = MappingProxyType(
+    {PAIR_BINARY: "lad_reasoner", SINGLE_AB: "lr_iad", PAIR3C: "fad_tq", MMAD: "mmad"}
+)
 # Every composite returns all of these: verl stacks reward_extra_info key by key across a batch, so a key that
 # one sample lacks would fail the step.
 SUBSCORE_KEYS: Final = (

@@ -21,6 +21,7 @@ from rich.table import Table
 from data_prep.catalog import DATASETS
 from synthetic.contact_sheet import make_contact_sheet
 from synthetic.datasets import LOCO_PRESETS, LOCO_SPLIT_KEYS, WRITERS, DatasetSummary
+from synthetic.mmad import write_mmad
 from synthetic.obvious import ANOMALY_STYLES
 
 PROG = "python -m synthetic"
@@ -70,6 +71,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY=N",
         help=f"override the preset's images per category ({', '.join(LOCO_SPLIT_KEYS)})",
     )
+    mmad = subparsers.add_parser("mmad", help="write a small synthetic MMAD root (mmad.json, five image folders)")
+    mmad.add_argument("--out", type=Path, required=True, help="MMAD root to create (must be absent or empty)")
+    mmad.add_argument("--templates", type=int, default=2, help="normal templates listed per image")
+    mmad.add_argument("--size", type=int, default=64, help="image side in pixels (default 64)")
+    mmad.add_argument("--seed", type=int, default=0, help="same seed and arguments give byte-identical files")
+    mmad.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
     sheet = subparsers.add_parser("sheet", help="draw a contact sheet of a dataset root (synthetic or real)")
     sheet.add_argument("root", type=Path, help="dataset root in its real layout")
     sheet.add_argument("--dataset", choices=tuple(DATASETS), required=True)
@@ -115,7 +122,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     console = Console(width=None if sys.stdout.isatty() else 160)  # logs and pipes get the whole table
     try:
-        if args.command == "sheet":
+        if args.command == "mmad":
+            root = write_mmad(
+                args.out, n_templates=args.templates, size=args.size, seed=args.seed, overwrite=args.overwrite
+            )
+            console.print(f"synthetic MMAD root: {root} ({root / 'mmad.json'})")
+        elif args.command == "sheet":
             out = make_contact_sheet(
                 args.root, args.dataset, args.out, per_class=args.per_class, categories=args.categories, size=args.size
             )

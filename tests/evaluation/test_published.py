@@ -125,6 +125,7 @@ def test_tables_for_each_protocol() -> None:
         "pair-binary": ["lad_reasoner_table1"],
         "single-ab": ["lr_iad_table3", "lr_iad_table4", "lr_iad_table5", "lr_iad_table6"],
         "pair3c": ["fad_tq_table2", "fad_tq_table3"],
+        "mmad": [],  # MMAD's own layout: evaluation/mmad_published, read by evaluation.mmad
     }
     with pytest.raises(ValueError, match="unknown protocol"):
         tables_for("pair-ternary")

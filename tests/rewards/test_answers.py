@@ -8,10 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from data_prep.prompts import PAIR3C, PAIR_BINARY, PROMPTS, SINGLE_AB
+from data_prep.prompts import MMAD, PAIR3C, PAIR_BINARY, PROMPTS, SINGLE_AB
 from rewards.answers import extract_choice
 
 LETTERED = [protocol for protocol, spec in PROMPTS.items() if spec.lettered]
+# Protocols whose options carry words of their own; MMAD's texts differ per row (extra_info.options), so its
+# options are named by their letters alone.
+WORDED = [protocol for protocol, spec in PROMPTS.items() if all(option.text for option in spec.options)]
 OPTION_PAIRS = [
     (protocol, first, second)
     for protocol, spec in PROMPTS.items()
@@ -135,7 +138,7 @@ def test_empty_answers_name_nothing(protocol: str, text: str) -> None:
     assert extract_choice(text, protocol) is None
 
 
-@pytest.mark.parametrize("protocol", list(PROMPTS))
+@pytest.mark.parametrize("protocol", WORDED)
 def test_every_option_is_named_by_its_key_and_by_its_words(protocol: str) -> None:
     for option in PROMPTS[protocol].options:
         assert (extract_choice(option.key, protocol), extract_choice(option.text, protocol)) == (option.key,) * 2
@@ -153,9 +156,20 @@ def test_every_pair_of_options_is_rejected(protocol: str, first, second) -> None
     assert extract_choice(f"{first.text} / {second.text}", protocol) is None
 
 
-@pytest.mark.parametrize(("protocol", "first", "second"), [pair for pair in OPTION_PAIRS if pair[0] in LETTERED])
+@pytest.mark.parametrize(
+    ("protocol", "first", "second"), [pair for pair in OPTION_PAIRS if pair[0] in LETTERED and pair[0] in WORDED]
+)
 def test_every_letter_with_other_words_is_rejected(protocol: str, first, second) -> None:
     assert extract_choice(f"{first.key}: {second.text}", protocol) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    # "D. A scratch." names D and A (a capital A is a letter wherever it stands): the r1 prompt asks for the letter
+    [("D", "D"), ("(D)", "D"), ("d", "D"), ("option d", "D"), ("A or D", None), ("D. A scratch.", None), ("F", None)],
+)
+def test_mmad_options_are_named_by_their_letter_alone(text: str, expected: str | None) -> None:
+    assert extract_choice(text, MMAD) == expected
 
 
 @pytest.mark.parametrize("text", ["\ud800", "A\ud800", "\x00A\x00", "A" + "\udfff" * 10])

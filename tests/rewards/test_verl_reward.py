@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from data_prep.prompts import PAIR3C, PAIR_BINARY, PROMPTS, SINGLE_AB
+from data_prep.prompts import MMAD, PAIR3C, PAIR_BINARY, PROMPTS, SINGLE_AB
 from rewards.composites import COMPOSITES, SUBSCORE_KEYS
 from rewards.judge import close_clients
 from rewards.verl_reward import compute_score
@@ -28,6 +28,7 @@ ROWS = {
     "lr_iad": (SINGLE_AB, "A", "B"),
     "fad_tq": (PAIR3C, "C", "B"),
     "fad_tq_no_judge": (PAIR3C, "C", "A"),
+    "mmad": (MMAD, "D", "B"),
 }
 THINK = "The query box holds one orange fewer than the reference."
 
@@ -81,7 +82,8 @@ HACKS: dict[str, Callable[[str, str, str], str]] = {
 @pytest.mark.parametrize("composite", sorted(COMPOSITES))
 def test_honest_correct_answer_earns_the_composites_full_reward(composite: str) -> None:
     scores = score(composite, honest(composite))
-    expected = {"lad_reasoner": 2.0, "lr_iad": 1.0 + 0.5**2, "fad_tq": 3.0, "fad_tq_no_judge": 2.0}[composite]
+    full = {"lad_reasoner": 2.0, "lr_iad": 1.0 + 0.5**2, "fad_tq": 3.0, "fad_tq_no_judge": 2.0, "mmad": 2.0}
+    expected = full[composite]
     assert (scores["format"], scores["acc"], scores["score"]) == (1.0, 1.0, pytest.approx(expected))
     assert tuple(scores) == SUBSCORE_KEYS
 
