@@ -135,6 +135,7 @@ PROMPTS: Final = MappingProxyType(
     {spec.protocol: spec for spec in (LAD_REASONER_PROMPT, LR_IAD_PROMPT, FAD_TQ_PROMPT, MMAD_PROMPT)}
 )
 PROTOCOLS: Final = tuple(PROMPTS)
+PAPER_PROTOCOLS: Final = (PAIR_BINARY, SINGLE_AB, PAIR3C)  # the three papers' own, each with its template
 
 # The class a sample is answered as: pair3c distinguishes the two LOCO anomaly kinds, the others do not.
 ANOMALY_KIND_BY_LOCO_CLASS: Final = MappingProxyType(

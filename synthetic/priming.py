@@ -19,6 +19,7 @@ from data_prep.prompts import (
     ANSWER_CLOSE,
     ANSWER_OPEN,
     IMAGE_PLACEHOLDER,
+    PAPER_PROTOCOLS,
     PROMPTS,
     THINK_CLOSE,
     THINK_OPEN,
@@ -39,7 +40,7 @@ def format_response(think: str, answer: str) -> str:
 def priming_examples(n: int, seed: int) -> list[tuple[str, str, int]]:
     """``n`` (prompt text, response, number of images) over all protocols, deterministic in ``seed``."""
     rng = random.Random(seed)
-    protocols = sorted(PROMPTS)
+    protocols = sorted(PAPER_PROTOCOLS)  # MMAD's prompts are rendered per question, not from a template
     examples = []
     for index in range(n):
         protocol = protocols[index % len(protocols)]

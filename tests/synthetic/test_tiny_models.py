@@ -125,3 +125,15 @@ def test_primed_policy_samples_the_answer_format(tiny_models: TinyModels) -> Non
     assert len({p.answer for p in parsed if p.format_ok}) >= 2, responses  # answers vary: rewards will too
     manifest = json.loads((tiny_models.root / "manifest.json").read_text())
     assert manifest["policy_priming"]["steps"] > 0
+
+
+def test_priming_covers_the_papers_protocols_only() -> None:
+    """The primed policy, and every result measured with it, must not change when a protocol is added (MMAD's
+    prompts are rendered per question: its template is empty)."""
+    from data_prep.prompts import PAPER_PROTOCOLS, PROMPTS
+    from synthetic.priming import priming_examples
+
+    examples = priming_examples(30, seed=0)
+    keys = {key for protocol in PAPER_PROTOCOLS for key in PROMPTS[protocol].answer_keys}
+    assert all(response.split("<answer>")[1].removesuffix("</answer>") in keys for _, response, _ in examples)
+    assert all("Output the thinking process" in prompt for prompt, _, _ in examples)
