@@ -101,6 +101,9 @@ def _add_build(subparsers: argparse._SubParsersAction) -> None:
         default=["train", "test"],
         help="which official splits of the test dataset single-ab tests on",
     )
+    parser.add_argument(
+        "--grounding", action="store_true", help="ask for the defect's box; images in the processor's 28-pixel frame"
+    )
     mmad = parser.add_argument_group("mmad")
     mmad.add_argument("--mmad-templates", choices=TEMPLATE_KINDS, default="random", help="MMAD's template list to use")
     mmad.add_argument("--tasks", nargs="+", choices=TASKS, metavar="TASK", help="only these question types")
@@ -154,6 +157,7 @@ def _config(args: argparse.Namespace) -> BuildConfig:
         single_ab_test_splits=tuple(args.single_ab_test_splits),
         skip_bad=args.skip_bad,
         overwrite=args.overwrite,
+        grounding=args.grounding,
         mmad=_mmad_options(args),
     )
 

@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 from tqdm import tqdm
 
+from data_prep.boxes import boxes_from_masks
 from data_prep.catalog import DATASETS
 from data_prep.images import BadImageError, ImageCache, LoadedImage, load_image
 from data_prep.mmad import MMADOptions, plan_mmad
@@ -70,6 +71,7 @@ class BuildConfig:
     single_ab_test_splits: tuple[str, ...] = ("train", "test")
     skip_bad: bool = False
     overwrite: bool = False
+    grounding: bool = False  # ask for the defect's box; images stored in the processor's frame (data_prep.boxes)
     mmad: MMADOptions = MMADOptions()  # the mmad protocol's own choices (references and categories come from here)
 
 
@@ -158,6 +160,8 @@ def _plan_mmad(config: BuildConfig) -> dict[str, list[RowPlan]]:
     """MMAD: one row per question of mmad.json (data_prep.mmad)."""
     if config.datasets:
         raise ProtocolError("mmad reads its own tree: give --root mmad=PATH, not --dataset")
+    if config.grounding:
+        raise ProtocolError("--grounding is not available for mmad yet: its rows keep their masks (mask_images)")
     return plan_mmad(_root(config, "mmad"), config.mmad)
 
 
@@ -181,12 +185,15 @@ def plan_rows(config: BuildConfig) -> dict[str, list[RowPlan]]:
 # Writing rows
 
 
-def _row(plan: RowPlan, index: int, protocol: str, images: list[bytes]) -> dict[str, Any]:
-    question = plan.question
+def _row(
+    plan: RowPlan, index: int, config: BuildConfig, images: list[bytes], boxes: list[list[int]], size: tuple[int, int]
+) -> dict[str, Any]:
+    protocol, question = config.protocol, plan.question
     if question is None:
         spec = PROMPTS[protocol]
         answer = spec.option_for_class(plan.sample_class)
-        prompt, key, answer_text = render_prompt(protocol, plan.category, len(plan.references)), answer.key, answer.text
+        prompt = render_prompt(protocol, plan.category, len(plan.references), grounding=config.grounding)
+        key, answer_text = answer.key, answer.text
         options = [{"key": o.key, "text": o.text} for o in spec.options]
     else:
         prompt, key, answer_text = question.prompt, question.answer, dict(question.options)[question.answer]
@@ -213,6 +220,8 @@ def _row(plan: RowPlan, index: int, protocol: str, images: list[bytes]) -> dict[
             "mask_images": list(plan.masks),
             "task": question.task if question else None,
             "question_id": question.question_id if question else None,
+            "boxes": boxes,
+            "query_size": list(size),
         },
     )
 
@@ -234,7 +243,9 @@ class _Loader:
 
     def _load(self, key: tuple[str, str]) -> LoadedImage | BadImageError:
         try:
-            return load_image(_root(self.config, key[0]) / key[1], self.config.max_pixels)
+            return load_image(
+                _root(self.config, key[0]) / key[1], self.config.max_pixels, patch_aligned=self.config.grounding
+            )
         except BadImageError as error:
             return error
 
@@ -285,7 +296,13 @@ def _write_split(
                     if image not in sources:
                         sources[image] = item.source_sha256
                         result.source_bytes += item.source_bytes
-                rows.append(_row(plan, result.rows, config.protocol, [item.data for item in loaded]))
+                query = loaded[-1]
+                root = _root(config, plan.dataset)
+                try:
+                    boxes = boxes_from_masks((root / mask for mask in plan.masks), query.size)
+                except OSError as error:
+                    raise BadImageError(root / plan.masks[0], f"mask unreadable: {error}") from error
+                rows.append(_row(plan, result.rows, config, [item.data for item in loaded], boxes, query.size))
                 result.counts[(plan.category, plan.sample_class)] += 1
                 result.rows += 1
             if rows:

@@ -12,6 +12,7 @@ import math
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 from PIL import Image
 
@@ -35,6 +36,29 @@ class LoadedImage:
     data: bytes  # what goes into the row
     source_sha256: str
     source_bytes: int
+    size: tuple[int, int] = (0, 0)  # (width, height) of ``data``
+
+
+# Qwen2.5-VL's image processor: 14-pixel patches merged 2 x 2, so sides become multiples of 28, within these
+# pixel counts (its preprocessor_config.json defaults).
+PATCH_FACTOR: Final = 28
+QWEN_MIN_PIXELS: Final = 56 * 56
+QWEN_MAX_PIXELS: Final = 28 * 28 * 16384
+
+
+def patch_frame(width: int, height: int, max_pixels: int | None = None) -> tuple[int, int]:
+    """The (width, height) Qwen2.5-VL's processor resizes an image to (transformers' ``smart_resize``): sides
+    rounded to multiples of 28, scaled into [min_pixels, max_pixels] keeping the aspect ratio."""
+    factor, max_pixels = PATCH_FACTOR, max_pixels or QWEN_MAX_PIXELS
+    h_bar, w_bar = round(height / factor) * factor, round(width / factor) * factor
+    if h_bar * w_bar > max_pixels:
+        beta = math.sqrt((height * width) / max_pixels)
+        h_bar = max(factor, math.floor(height / beta / factor) * factor)
+        w_bar = max(factor, math.floor(width / beta / factor) * factor)
+    elif h_bar * w_bar < QWEN_MIN_PIXELS:
+        beta = math.sqrt(QWEN_MIN_PIXELS / (height * width))
+        h_bar, w_bar = math.ceil(height * beta / factor) * factor, math.ceil(width * beta / factor) * factor
+    return w_bar, h_bar
 
 
 def target_size(width: int, height: int, max_pixels: int) -> tuple[int, int]:
@@ -45,15 +69,21 @@ def target_size(width: int, height: int, max_pixels: int) -> tuple[int, int]:
     return max(1, math.floor(width * scale)), max(1, math.floor(height * scale))
 
 
-def load_image(path: Path, max_pixels: int | None = None) -> LoadedImage:
-    """The file's bytes if it fits ``max_pixels`` (or no budget is set), else a lossless PNG of the downscaled image."""
+def load_image(path: Path, max_pixels: int | None = None, *, patch_aligned: bool = False) -> LoadedImage:
+    """The file's bytes if it fits ``max_pixels`` (or no budget is set), else a lossless PNG of the downscaled image.
+
+    ``patch_aligned``: resized to the processor's frame (``patch_frame``) instead, so that the processor leaves the
+    image as stored and pixel coordinates in it are the model's (``--grounding``)."""
     try:
         source = path.read_bytes()
     except OSError as error:
         raise BadImageError(path, error.strerror or str(error)) from error
     try:
         with Image.open(io.BytesIO(source)) as image:
-            size = target_size(image.width, image.height, max_pixels) if max_pixels else image.size
+            if patch_aligned:
+                size = patch_frame(image.width, image.height, max_pixels)
+            else:
+                size = target_size(image.width, image.height, max_pixels) if max_pixels else image.size
             if size == image.size:
                 image.verify()
                 data = source
@@ -64,7 +94,7 @@ def load_image(path: Path, max_pixels: int | None = None) -> LoadedImage:
                 data = buffer.getvalue()
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
         raise BadImageError(path, f"{type(error).__name__}: {error}") from error
-    return LoadedImage(data, hashlib.sha256(source).hexdigest(), len(source))
+    return LoadedImage(data, hashlib.sha256(source).hexdigest(), len(source), size)
 
 
 class ImageCache:

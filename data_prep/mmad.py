@@ -17,6 +17,7 @@ templates than ``--references``, an image whose templates include itself.
 from __future__ import annotations
 
 import json
+import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -85,6 +86,18 @@ def _options(entry: Mapping[str, Any], where: str) -> tuple[tuple[tuple[str, str
     return lettered, chr(65 + list(options).index(answer))
 
 
+def _mask_file(root: Path, image: str, mask_path: str) -> str:
+    """mask_path relative to the root: MMAD gives it relative to <folder>/<category>/ (the readers of the real file
+    resolve it so), or to the root; "" when there is none or it is not on disk (then the row has no boxes)."""
+    if not mask_path:
+        return ""
+    folder, category = image.split("/")[:2]
+    for candidate in (f"{folder}/{category}/{mask_path}", mask_path):
+        if (root / candidate).is_file():
+            return candidate
+    return ""
+
+
 def _domain_knowledge(knowledge: Mapping[str, Any] | None, image: str) -> str | None:
     """All of the object's entries joined by newlines, as the official script looks them up."""
     if knowledge is None:
@@ -115,6 +128,7 @@ def plan_mmad(root: Path, options: MMADOptions) -> dict[str, list[RowPlan]]:
         raise MMADError(f"{root / ANNOTATIONS}: expected one JSON object keyed by image path, got {type(annotations)}")
     knowledge = _load_json(root / DOMAIN_KNOWLEDGE, DOMAIN_KNOWLEDGE) if options.domain_knowledge else None
     plans: dict[str, list[RowPlan]] = {split: [] for split in SPLITS}
+    masks_not_found = []
     for image, value in annotations.items():
         where = f"{ANNOTATIONS}[{image!r}]"
         _checked_path(root, image, where)
@@ -132,7 +146,9 @@ def plan_mmad(root: Path, options: MMADOptions) -> dict[str, list[RowPlan]]:
         references = tuple(_checked_path(root, t, f"{where} template") for t in templates[: options.references])
         if image in references:
             raise MMADError(f"{where}: the image is among its own templates")
-        mask = value.get("mask_path") or ""
+        mask = _mask_file(root, image, value.get("mask_path") or "")
+        if value.get("mask_path") and not mask:
+            masks_not_found.append(value["mask_path"])
         label = _label(image)
         for position, entry in enumerate(value.get("conversation") or []):
             entry_where = f"{where} question {position}"
@@ -164,6 +180,12 @@ def plan_mmad(root: Path, options: MMADOptions) -> dict[str, list[RowPlan]]:
                     question=Question(prompt, answer, lettered, task, f"{image}#{position}"),
                 )
             )
+    if masks_not_found:
+        warnings.warn(
+            f"{len(masks_not_found)} mask_path entries of {ANNOTATIONS} are not on disk under <folder>/<category>/ "
+            f"or the root (e.g. {masks_not_found[0]!r}): those rows have no mask_images",
+            stacklevel=2,
+        )
     if not any(plans.values()):
         raise MMADError(f"no MMAD question left in {root / ANNOTATIONS} after --tasks / --categories")
     if not options.allow_overlap:

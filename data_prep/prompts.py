@@ -169,11 +169,19 @@ def role_prefix(n_references: int) -> str:
     return f"{references}Query image: {IMAGE_PLACEHOLDER}\n"
 
 
-def render_prompt(protocol: str, category: str, n_references: int) -> str:
-    """The user turn's text for one row of ``protocol``."""
+# ``iad-data build --grounding`` (ours): where the defect is, in the form Qwen2.5-VL was trained to ground in
+# (``bbox_2d``, absolute pixels of the image as the model sees it), inside the answer, one line.
+GROUNDING_INSTRUCTION: Final = (
+    "\nIf the query image has a defect, also give its location inside the answer, after the option, on one line "
+    'as JSON with absolute pixel coordinates of the query image: {"bbox_2d": [x1, y1, x2, y2]}.'
+)
+
+
+def render_prompt(protocol: str, category: str, n_references: int, *, grounding: bool = False) -> str:
+    """The user turn's text for one row of ``protocol`` (``grounding``: asking for the defect's box too)."""
     spec = PROMPTS[protocol]
     question = spec.template.format(object=object_name(category), options=spec.options_text())
-    return role_prefix(n_references) + question
+    return role_prefix(n_references) + question + (GROUNDING_INSTRUCTION if grounding else "")
 
 
 # MMAD's query, verbatim from its Qwen2.5-VL example (qwen2_5_vl_query.py with gpt4v.py's instruction and

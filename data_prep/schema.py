@@ -33,6 +33,10 @@ EXTRA_INFO_TYPE: Final = pa.struct(
         ("mask_images", pa.list_(pa.string())),  # the ground-truth masks: boxes and IoU rewards (issue 16)
         ("task", pa.string()),  # MMAD's question type; null for the papers' protocols
         ("question_id", pa.string()),  # MMAD: <image path>#<position in its conversation>; null elsewhere
+        # the query's defect boxes [x1, y1, x2, y2] in pixels of the stored query image (data_prep.boxes), [] for a
+        # normal image, and that image's (width, height): with --grounding, the model's own frame
+        ("boxes", pa.list_(pa.list_(pa.int64()))),
+        ("query_size", pa.list_(pa.int64())),
     ]
 )
 
