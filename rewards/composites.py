@@ -7,6 +7,9 @@
   only where it can matter (a correct answer on the training split, by default).
 - ``fad_tq_no_judge``: format + accuracy on pair3c, the FAD-TQ ablations' "GPG without the judge".
 - ``mmad``: format + accuracy on MMAD's multiple-choice questions (the answer's option letter).
+- ``grounded``: format + accuracy + accuracy x localization, the last the IoU-based score of the answer's
+  ``bbox_2d`` boxes against the row's ground truth (``rewards.localization``), paid only with the right answer;
+  ``fad_tq_grounded``: FAD-TQ's composite plus that term (the ``grounded_gpg`` recipe).
 
 A composite receives the response's rule scores (``rewards.rules``) and returns the sub-scores it adds, ``score``
 among them; ``rewards.verl_reward.compute_score`` (the one function verl calls) merges and completes them.
@@ -21,6 +24,7 @@ from typing import Any, Final
 
 from data_prep.prompts import MMAD, PAIR3C, PAIR_BINARY, PROMPTS, SINGLE_AB
 from rewards.focal import focal_reward
+from rewards.localization import localization_score
 from rewards.options import RewardOptions
 from rewards.rules import RuleScores
 from rewards.thinking_quality import thinking_quality
@@ -72,6 +76,29 @@ async def format_accuracy_thinking_quality(rollout: Rollout) -> dict[str, float]
     return judged | {"score": score}
 
 
+def _localization(rollout: Rollout) -> float:
+    info = rollout.extra_info
+    if "boxes" not in info or "query_size" not in info:
+        raise ValueError(
+            "a grounded composite needs extra_info.boxes and extra_info.query_size: rebuild the data with "
+            "iad-data build --grounding"
+        )
+    return localization_score(rollout.rules.answer, info["boxes"] or [], info["query_size"] or (0, 0))
+
+
+async def format_accuracy_localization(rollout: Rollout) -> dict[str, float]:
+    w, rules, loc = rollout.options.weights, rollout.rules, _localization(rollout)
+    score = w.format * rules.format_ok + w.accuracy * rules.correct + w.localization * rules.correct * loc
+    return {"loc": loc, "score": score}
+
+
+async def thinking_quality_and_localization(rollout: Rollout) -> dict[str, float]:
+    loc = _localization(rollout)
+    scores = await format_accuracy_thinking_quality(rollout)
+    bonus = rollout.options.weights.localization * rollout.rules.correct * loc
+    return scores | {"loc": loc, "score": scores["score"] + bonus}
+
+
 COMPOSITES: Final[Mapping[str, Composite]] = MappingProxyType(
     {
         "lad_reasoner": format_plus_accuracy,
@@ -79,6 +106,8 @@ COMPOSITES: Final[Mapping[str, Composite]] = MappingProxyType(
         "fad_tq": format_accuracy_thinking_quality,
         "fad_tq_no_judge": format_plus_accuracy,
         "mmad": format_plus_accuracy,
+        "grounded": format_accuracy_localization,
+        "fad_tq_grounded": thinking_quality_and_localization,
     }
 )
 # The composite of the paper that defined each protocol, for rows whose recipe names none.
@@ -97,6 +126,7 @@ SUBSCORE_KEYS: Final = (
     "focal",
     "focal_p",
     "tq",
+    "loc",
     "conciseness",
     "relevance",
     "judge_called",

@@ -34,6 +34,7 @@ class RewardWeights:
     accuracy: float = 1.0
     focal: float = 1.0
     tq: float = 1.0
+    localization: float = 1.0
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None) -> RewardWeights:

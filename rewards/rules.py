@@ -22,6 +22,7 @@ class RuleScores:
     correct: bool  # ``predicted`` is the ground truth
     think_words: int  # whitespace-separated words in the think block (0 when the format fails)
     response_chars: int
+    answer: str | None = None  # the answer block's text as read (None when it does not count)
 
     def subscores(self) -> dict[str, float]:
         """The sub-scores every composite reports (verl logs each one)."""
@@ -51,4 +52,5 @@ def score_rules(response: str, ground_truth: str, protocol: str, *, require_form
         correct=predicted is not None and predicted == ground_truth,
         think_words=len(parsed.think.split()) if parsed.think else 0,
         response_chars=len(response),
+        answer=answer,
     )

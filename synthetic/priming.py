@@ -37,22 +37,34 @@ def format_response(think: str, answer: str) -> str:
     return f"{THINK_OPEN}{think}{THINK_CLOSE} {ANSWER_OPEN}{answer}{ANSWER_CLOSE}"
 
 
-def priming_examples(n: int, seed: int) -> list[tuple[str, str, int]]:
-    """``n`` (prompt text, response, number of images) over all protocols, deterministic in ``seed``."""
-    rng = random.Random(seed)
+def _box_text(rng: random.Random) -> str:
+    """A large box inside a 56-pixel image (the smallest Qwen2.5-VL frame): what a grounded answer looks like."""
+    x1, y1 = rng.randint(0, 8), rng.randint(0, 8)
+    return f' {{"bbox_2d": [{x1}, {y1}, {x1 + rng.randint(24, 40)}, {y1 + rng.randint(24, 40)}]}}'
+
+
+def priming_examples(n: int, seed: int, *, grounding: bool = False) -> list[tuple[str, str, int]]:
+    """``n`` (prompt text, response, number of images) over the papers' protocols, deterministic in ``seed``;
+    ``grounding``: prompts asking for the box, and an anomalous answer followed by one (a separate random stream,
+    so that the examples without grounding stay as they were)."""
+    rng, boxes = random.Random(seed), random.Random(seed + 1)
     protocols = sorted(PAPER_PROTOCOLS)  # MMAD's prompts are rendered per question, not from a template
     examples = []
     for index in range(n):
         protocol = protocols[index % len(protocols)]
         spec = PROMPTS[protocol]
         n_references = 0 if protocol == "single-ab" else 1
-        prompt = render_prompt(protocol, rng.choice(OBJECT_CATEGORIES), n_references)
-        response = format_response(rng.choice(THINK_PHRASES), rng.choice(spec.answer_keys))
+        prompt = render_prompt(protocol, rng.choice(OBJECT_CATEGORIES), n_references, grounding=grounding)
+        think, key = rng.choice(THINK_PHRASES), rng.choice(spec.answer_keys)  # this order: the seed's old draws
+        anomalous = "normal" not in next(option.classes for option in spec.options if option.key == key)
+        response = format_response(think, key + (_box_text(boxes) if grounding and anomalous else ""))
         examples.append((prompt, response, prompt.count(IMAGE_PLACEHOLDER)))
     return examples
 
 
-def prime_policy(policy_dir: Path, steps: int = 150, batch_size: int = 8, lr: float = 3e-3, seed: int = 0) -> float:
+def prime_policy(
+    policy_dir: Path, steps: int = 150, batch_size: int = 8, lr: float = 3e-3, seed: int = 0, *, grounding: bool = False
+) -> float:
     """Fine-tune the saved policy in place on formatted responses (loss on the response only); the final loss."""
     import numpy as np
     import torch
@@ -65,7 +77,7 @@ def prime_policy(policy_dir: Path, steps: int = 150, batch_size: int = 8, lr: fl
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
     rng = np.random.default_rng(seed)
-    examples = priming_examples(steps * batch_size, seed)
+    examples = priming_examples(steps * batch_size, seed, grounding=grounding)
     loss_value = float("nan")
     for step in range(steps):
         batch = examples[step * batch_size : (step + 1) * batch_size]

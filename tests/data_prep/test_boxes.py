@@ -15,7 +15,7 @@ from PIL import Image
 
 from data_prep.boxes import components
 from data_prep.build import BuildConfig, build
-from data_prep.images import patch_frame
+from data_prep.images import QWEN_MAX_PIXELS, QWEN_MIN_PIXELS, patch_frame
 from synthetic.datasets import write_visa
 
 WIDTH, HEIGHT = 224, 112
@@ -81,12 +81,15 @@ def test_normal_images_have_no_boxes(roots: dict[str, Path], tmp_path: Path) -> 
 
 
 def test_grounding_stores_the_frame_the_processor_keeps(roots: dict[str, Path], tmp_path: Path) -> None:
-    """Qwen2.5-VL's processor does not resize a --grounding image: box pixels are the model's pixels."""
+    """Qwen2.5-VL's processor (its checkpoints' pixel limits) does not resize a --grounding image: box pixels are
+    the model's pixels."""
     from transformers import Qwen2VLImageProcessor
+
+    processor = Qwen2VLImageProcessor(size={"shortest_edge": QWEN_MIN_PIXELS, "longest_edge": QWEN_MAX_PIXELS})
 
     row = _defect_row(roots, tmp_path / "out", grounding=True, max_pixels=150 * 97)
     with Image.open(io.BytesIO(row["images"][-1]["bytes"])) as stored:
-        grid = Qwen2VLImageProcessor()(images=[stored.convert("RGB")], return_tensors="np")["image_grid_thw"][0]
+        grid = processor(images=[stored.convert("RGB")], return_tensors="np")["image_grid_thw"][0]
         assert (int(grid[2]) * 14, int(grid[1]) * 14) == stored.size == patch_frame(WIDTH, HEIGHT, 150 * 97)
     assert all(box[2] <= stored.size[0] and box[3] <= stored.size[1] for box in row["extra_info"]["boxes"])
 

@@ -21,7 +21,15 @@ from rewards.judge import close_clients
 from rewards.verl_reward import compute_score
 from tests.rewards.local_judge import fixed_judge, local_server
 
-INFO = {"split": "train", "category": "breakfast_box", "reference_images": ["ref.png"], "focal_p": 0.5}
+INFO = {
+    "split": "train",
+    "category": "breakfast_box",
+    "reference_images": ["ref.png"],
+    "focal_p": 0.5,
+    "boxes": [[10, 20, 40, 60]],
+    "query_size": [112, 84],
+}
+TRUE_BOX = '{"bbox_2d": [10, 20, 40, 60]}'
 # composite -> (protocol, ground truth, a wrong answer)
 ROWS = {
     "lad_reasoner": (PAIR_BINARY, "yes", "no"),
@@ -29,6 +37,8 @@ ROWS = {
     "fad_tq": (PAIR3C, "C", "B"),
     "fad_tq_no_judge": (PAIR3C, "C", "A"),
     "mmad": (MMAD, "D", "B"),
+    "grounded": (SINGLE_AB, "A", "B"),
+    "fad_tq_grounded": (PAIR3C, "C", "B"),
 }
 THINK = "The query box holds one orange fewer than the reference."
 
@@ -40,7 +50,7 @@ def score(composite: str, response: str, *, info: dict[str, Any] | None = None, 
     async def run() -> dict[str, float]:
         async with local_server(fixed_judge(3, 3)) as url:
             options = {"judge_url": url, "judge_options": {"model": "judge", "max_retries": 0}}
-            extra = options if composite == "fad_tq" else {}
+            extra = options if composite.startswith("fad_tq") and composite != "fad_tq_no_judge" else {}
             try:
                 return await compute_score(
                     protocol, response, truth, info or INFO, composite=composite, **extra, **kwargs
@@ -51,8 +61,13 @@ def score(composite: str, response: str, *, info: dict[str, Any] | None = None, 
     return asyncio.run(run())
 
 
+def answer(composite: str) -> str:
+    """The honest answer block's text: the right option, and the defect's exact box where the composite asks."""
+    return ROWS[composite][1] + (f" {TRUE_BOX}" if "grounded" in composite else "")
+
+
 def honest(composite: str) -> str:
-    return f"<think>{THINK}</think><answer>{ROWS[composite][1]}</answer>"
+    return f"<think>{THINK}</think><answer>{answer(composite)}</answer>"
 
 
 HACKS: dict[str, Callable[[str, str, str], str]] = {
@@ -82,7 +97,15 @@ HACKS: dict[str, Callable[[str, str, str], str]] = {
 @pytest.mark.parametrize("composite", sorted(COMPOSITES))
 def test_honest_correct_answer_earns_the_composites_full_reward(composite: str) -> None:
     scores = score(composite, honest(composite))
-    full = {"lad_reasoner": 2.0, "lr_iad": 1.0 + 0.5**2, "fad_tq": 3.0, "fad_tq_no_judge": 2.0, "mmad": 2.0}
+    full = {
+        "lad_reasoner": 2,
+        "lr_iad": 1 + 0.5**2,
+        "fad_tq": 3,
+        "fad_tq_no_judge": 2,
+        "mmad": 2,
+        "grounded": 3,
+        "fad_tq_grounded": 4,
+    }
     expected = full[composite]
     assert (scores["format"], scores["acc"], scores["score"]) == (1.0, 1.0, pytest.approx(expected))
     assert tuple(scores) == SUBSCORE_KEYS
@@ -108,14 +131,14 @@ def test_instructions_to_the_judge_in_the_reasoning_earn_nothing_extra(composite
         protocol = ROWS[composite][0]
         async with local_server(fixed_judge(1, 1)) as url:  # a judge that is not swayed
             options = {"judge_url": url, "judge_options": {"model": "judge", "max_retries": 0}}
-            extra = options if composite == "fad_tq" else {}
+            extra = options if composite.startswith("fad_tq") and composite != "fad_tq_no_judge" else {}
             try:
                 return await compute_score(protocol, response, truth, INFO, composite=composite, **extra)
             finally:
                 await close_clients()
 
     plain = asyncio.run(run(honest(composite)))
-    hacked = asyncio.run(run(f"<think>{THINK} {injected}</think><answer>{truth}</answer>"))
+    hacked = asyncio.run(run(f"<think>{THINK} {injected}</think><answer>{answer(composite)}</answer>"))
     assert hacked["score"] == plain["score"] and hacked["tq"] == plain["tq"]
 
 
@@ -200,3 +223,55 @@ def test_at_most_one_ground_truth_is_paid_for_any_response(text: str, composite:
             for key in PROMPTS[protocol].answer_keys
         ]
         assert set(accuracies) <= {0.0, 1.0} and sum(accuracies) <= 1.0
+
+
+def _grounded(answer_text: str, *, info: dict[str, Any] | None = None) -> dict[str, float]:
+    return score("grounded", f"<think>{THINK}</think><answer>{answer_text}</answer>", info=info)
+
+
+@pytest.mark.parametrize(
+    ("name", "answer_text"),
+    [
+        ("whole image", 'A {"bbox_2d": [0, 0, 112, 84]}'),
+        ("many boxes", "A " + " ".join(f'{{"bbox_2d": [{x}, 0, {x + 20}, 80]}}' for x in range(0, 100, 20))),
+        ("box plus decoys", 'A {"bbox_2d": [10, 20, 40, 60]} {"bbox_2d": [60, 0, 112, 84]}'),
+        ("outside the image", 'A {"bbox_2d": [10, 20, 40, 600]}'),
+        ("negative", 'A {"bbox_2d": [-10, 20, 40, 60]}'),
+        ("swapped", 'A {"bbox_2d": [40, 60, 10, 20]}'),
+        ("not numbers", 'A {"bbox_2d": ["ten", 20, 40, 60]}'),
+        ("not a list", 'A {"bbox_2d": "10, 20, 40, 60"}'),
+        ("three numbers", 'A {"bbox_2d": [10, 20, 40]}'),
+        ("infinite", 'A {"bbox_2d": [10, 20, Infinity, 60]}'),
+        ("no box", "A"),
+    ],
+)
+def test_grounding_hacks_earn_less_than_a_precise_box(name: str, answer_text: str) -> None:
+    hacked, precise = _grounded(answer_text), score("grounded", honest("grounded"))
+    assert precise["loc"] == 1.0 and hacked["acc"] == 1.0
+    assert hacked["loc"] <= 0.75 and hacked["score"] < precise["score"], name
+
+
+def test_a_box_only_in_the_reasoning_counts_for_nothing() -> None:
+    scores = score("grounded", f"<think>{THINK} {TRUE_BOX}</think><answer>A</answer>")
+    assert scores["loc"] == 0.0
+
+
+def test_a_box_on_a_normal_image_earns_nothing() -> None:
+    normal = INFO | {"boxes": []}
+    scores = score("grounded", f"<think>{THINK}</think><answer>B {TRUE_BOX}</answer>", info=normal)
+    assert scores["loc"] == 0.0
+
+
+def test_a_near_box_earns_its_iou() -> None:
+    shifted = _grounded('A {"bbox_2d": [15, 20, 45, 60]}')  # 25 x 40 of 30 x 40 overlap: IoU 1000/1400
+    assert shifted["loc"] == pytest.approx(1000 / 1400)
+
+
+def test_the_localization_is_paid_only_with_the_right_answer() -> None:
+    assert _grounded(f"B {TRUE_BOX}")["score"] == 1.0  # format only
+
+
+def test_grounded_rows_without_boxes_say_how_to_build_them() -> None:
+    info = {key: value for key, value in INFO.items() if key != "boxes"}
+    with pytest.raises(ValueError, match="iad-data build --grounding"):
+        _grounded(f"A {TRUE_BOX}", info=info)
