@@ -24,10 +24,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from data_prep.outputs import write_atomic
-from data_prep.prompts import IMAGE_PLACEHOLDER, MMAD, PROMPTS
+from data_prep.prompts import GROUNDING_INSTRUCTION, IMAGE_PLACEHOLDER, MMAD, PROMPTS
+from evaluation.localization import image_iou, localization_metrics
 from evaluation.metrics import bootstrap_ci, nan_to_none, record_statistics, summarize_by
 from evaluation.mmad import mmad_answer
 from evaluation.records import RECORDS, RUN_INFO, read_records
+from rewards.localization import predicted_boxes
 from rewards.rules import score_rules
 
 
@@ -47,6 +49,8 @@ class Sample:
     query_image: str = ""
     task: str | None = None
     options: tuple[tuple[str, str], ...] = ()
+    # grounded rows (the prompt asks for the defect's box): the true boxes, in the stored query image's pixels
+    true_boxes: tuple[tuple[int, ...], ...] | None = None
 
 
 def _image_mime(data: bytes) -> str:
@@ -66,6 +70,12 @@ def to_messages(prompt_text: str, images: Sequence[bytes]) -> list[dict[str, Any
             url = f"data:{_image_mime(images[position])};base64,{base64.b64encode(images[position]).decode()}"
             content.append({"type": "image_url", "image_url": {"url": url}})
     return [{"role": "user", "content": content}]
+
+
+def _true_boxes(prompt: str, extra: dict[str, Any]) -> tuple[tuple[int, ...], ...] | None:
+    if GROUNDING_INSTRUCTION not in prompt or extra.get("boxes") is None:
+        return None
+    return tuple(tuple(box) for box in extra["boxes"])
 
 
 def load_samples(test_file: Path, limit: int | None = None) -> list[Sample]:
@@ -92,6 +102,7 @@ def load_samples(test_file: Path, limit: int | None = None) -> list[Sample]:
                 query_image=extra.get("query_image") or "",
                 task=extra.get("task"),
                 options=tuple((o["key"], o["text"]) for o in extra.get("options") or ()),
+                true_boxes=_true_boxes(row["prompt"][-1]["content"], extra),
             )
         )
     return samples
@@ -112,6 +123,11 @@ def make_record(sample: Sample, response: str) -> dict[str, Any]:
         "think_words": rules.think_words,
         "response_chars": rules.response_chars,
     }
+    if sample.true_boxes is not None:
+        predicted = predicted_boxes(rules.answer)
+        truth = [list(box) for box in sample.true_boxes]
+        record |= {"true_boxes": truth, "pred_boxes": [list(box) for box in predicted]}
+        record["iou"] = image_iou(predicted, truth)
     if sample.protocol == MMAD:
         record |= {
             "image": sample.query_image,
@@ -272,7 +288,7 @@ def compute_metrics(
         "by_category": {category: nan_to_none(asdict(metrics)) for category, metrics in by_category.items()},
         "ci": ci,
         "bootstrap": {"n_resamples": n_resamples, "confidence": 0.95, "seed": seed},
-    }
+    } | ({"localization": localization} if (localization := localization_metrics(records, seed=seed)) else {})
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:

@@ -357,9 +357,34 @@ def _paired_table(runs: Sequence[Run]) -> tuple[ReportTable | None, list[dict[st
     return table, results
 
 
+def _localization_table(run: Run) -> ReportTable | None:
+    """A grounded run's localization metrics per category (evaluation.localization), in percent."""
+    metrics = run.metrics.get("localization")
+    if not metrics:
+        return None
+    names = ["mean_iou", "acc@0.1", "acc@0.3", "acc@0.5", "normal_boxed"]
+    rows: list[list[str | Cell]] = []
+    for group, values in metrics.items():
+        cells: list[str | Cell] = [group, str(values["n_anomalous"]), str(values["n_normal"])]
+        for name in names:
+            value, (low, high) = finite(values[name]), values[f"{name}_ci"]
+            scaled = [None if v is None else 100 * v for v in (value, finite(low), finite(high))]
+            cells.append(Cell(scaled[0], scaled[1], scaled[2], ".1f"))
+        rows.append(cells)
+    return ReportTable(
+        name=f"localization_{run.slug}",
+        title=f"Localization: {run.name}",
+        headers=["category", "anomalous", "normal", "mean IoU", "Acc@0.1", "Acc@0.3", "Acc@0.5", "normal with a box"],
+        rows=rows,
+        notes=["In percent with 95% bootstrap intervals; IoU per anomalous image: each true box's best IoU with a "
+               "predicted box, averaged (evaluation.localization)."],
+    )  # fmt: skip
+
+
 def build_tables(runs: Sequence[Run]) -> list[ReportTable]:
-    """Every table of the report: runs, the papers' layouts, per category, paired comparisons."""
+    """Every table of the report: runs, the papers' layouts, per category, localization, paired comparisons."""
     tables = [_runs_table(runs), *_paper_tables(runs), *(_per_category_table(run) for run in runs)]
+    tables += [table for table in map(_localization_table, runs) if table is not None]
     paired, _ = _paired_table(runs)
     if paired is not None:
         tables.append(paired)
