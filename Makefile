@@ -61,6 +61,7 @@ demo: setup
 		--max-tokens 128 --overwrite
 	$(BIN)/python -m evaluation report $(DEMO_DIR)/eval/before/metrics.json $(DEMO_DIR)/eval/after/metrics.json \
 		--out $(DEMO_DIR)/eval/report
+	$(BIN)/python -m evaluation gallery $(DEMO_DIR)/eval/after/records.jsonl --out $(DEMO_DIR)/eval/report
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache

@@ -9,7 +9,8 @@ has ``x1 = 10, x2 = 20`` (Qwen2.5-VL's ``bbox_2d`` convention, absolute pixels).
   and split into 8-connected components; every component is one box. MVTec LOCO gives several mask files per image
   (one per defect region): the boxes of all of them. A logical anomaly's mask marks where the rule is broken, a
   missing object included (the annotators draw where it should be), so its box says where to look, not an object.
-- Components smaller than ``MIN_COMPONENT_PIXELS`` pixels of the original mask are annotation specks and dropped.
+- Components smaller than ``MIN_COMPONENT_PIXELS`` pixels of the original mask are annotation specks and dropped;
+  on masks under 256 x 256 pixels (synthetic data) the threshold is 1/4096 of the mask, at least one pixel.
 - Boxes are scaled from the mask's size to the stored image's (floor for the near edges, ceil for the far ones,
   so a scaled box always covers the scaled defect) and clipped to the image.
 """
@@ -25,6 +26,12 @@ import numpy as np
 from PIL import Image
 
 MIN_COMPONENT_PIXELS: Final = 16  # a 4 x 4 speck of the original mask, at full resolution
+
+
+def speck_pixels(width: int, height: int) -> int:
+    """Components of fewer pixels than this are specks: 16, or 1/4096 of a mask smaller than 256 x 256."""
+    return min(MIN_COMPONENT_PIXELS, max(1, width * height // 4096))
+
 
 Box = list[int]
 
@@ -85,6 +92,6 @@ def boxes_from_masks(mask_files: Iterable[Path], image_size: tuple[int, int]) ->
             pixels = np.asarray(mask.convert("L")) > 0
         source = (pixels.shape[1], pixels.shape[0])
         boxes += [
-            scale_box(box, source, image_size) for box, area in components(pixels) if area >= MIN_COMPONENT_PIXELS
+            scale_box(box, source, image_size) for box, area in components(pixels) if area >= speck_pixels(*source)
         ]
     return boxes

@@ -11,7 +11,7 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
@@ -160,9 +160,7 @@ def _plan_mmad(config: BuildConfig) -> dict[str, list[RowPlan]]:
     """MMAD: one row per question of mmad.json (data_prep.mmad)."""
     if config.datasets:
         raise ProtocolError("mmad reads its own tree: give --root mmad=PATH, not --dataset")
-    if config.grounding:
-        raise ProtocolError("--grounding is not available for mmad yet: its rows keep their masks (mask_images)")
-    return plan_mmad(_root(config, "mmad"), config.mmad)
+    return plan_mmad(_root(config, "mmad"), replace(config.mmad, grounding=config.grounding))
 
 
 # One entry per protocol: its planner reads the datasets it needs and checks the options that concern it; its

@@ -51,6 +51,7 @@ class MMADOptions:
     prompt_style: str = "r1"
     allow_overlap: bool = False
     against: tuple[str, ...] = ()  # evaluation parquet files whose images training rows may not show
+    grounding: bool = False  # ask for the defect's box too (set from iad-data build --grounding)
 
 
 def _load_json(path: Path, what: str) -> Any:
@@ -164,6 +165,7 @@ def plan_mmad(root: Path, options: MMADOptions) -> dict[str, list[RowPlan]]:
                 len(references),
                 domain_knowledge=_domain_knowledge(knowledge, image),
                 style=options.prompt_style,
+                grounding=options.grounding,
             )
             plans[split].append(
                 RowPlan(

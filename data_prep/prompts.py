@@ -224,6 +224,7 @@ def render_mmad_prompt(
     *,
     domain_knowledge: str | None = None,
     style: str = "official",
+    grounding: bool = False,
 ) -> str:
     """The user turn of one MMAD row: ``n_templates`` normal images, then the query (``<image>`` each)."""
     if style not in MMAD_PROMPT_STYLES:
@@ -239,4 +240,6 @@ def render_mmad_prompt(
     parts += [MMAD_QUERY, IMAGE_PLACEHOLDER, MMAD_QUESTIONS, mmad_question_text(question, options)]
     if style == "r1":
         parts.append(MMAD_R1_FORMAT)
+    if grounding:
+        parts.append(GROUNDING_INSTRUCTION)
     return "".join(parts)

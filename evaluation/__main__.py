@@ -7,6 +7,7 @@
     python -m evaluation report evals/ours/metrics.json evals/qwen72b/metrics.json --out evals/report
     python -m evaluation judge --records evals/ours/records.jsonl --judge-url http://127.0.0.1:8001/v1
     python -m evaluation mmad-score answers_1_shot_mymodel.json --out evals/mmad   # MMAD's official table
+    python -m evaluation gallery evals/ours/records.jsonl --out evals/ours          # gallery.html, offline
 
 A killed ``run`` continues where it stopped when run again with the same ``--out``. Training curves of several
 runs: ``python -m evaluation.compare_runs``.
@@ -117,6 +118,20 @@ def _judge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _gallery(args: argparse.Namespace) -> int:
+    from evaluation.gallery import write_gallery
+
+    records = read_records(args.records)
+    if not records:
+        raise EvaluationError(f"{args.records} holds no records (records.jsonl of `python -m evaluation run`)")
+    try:
+        path = write_gallery(records, args.records, args.out, args.test_file)
+    except (FileNotFoundError, ValueError) as error:
+        raise EvaluationError(str(error)) from error
+    print(path)
+    return 0
+
+
 def _mmad_score(args: argparse.Namespace) -> int:
     from evaluation.mmad import MMADScoreError, read_answers, write_mmad_scores
 
@@ -157,6 +172,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     judge_parser.add_argument("--records", type=Path, required=True)
     judge_parser.add_argument("--judge-url", required=True)
     judge_parser.set_defaults(handler=_judge)
+    gallery_parser = commands.add_parser("gallery", help="one self-contained HTML page of the evaluated samples")
+    gallery_parser.add_argument("records", type=Path, help="records.jsonl of `python -m evaluation run`")
+    gallery_parser.add_argument("--out", type=Path, required=True, help="folder for gallery.html")
+    gallery_parser.add_argument("--test-file", type=Path, help="the parquet evaluated (default: from run.json)")
+    gallery_parser.set_defaults(handler=_gallery)
     mmad_parser = commands.add_parser(
         "mmad-score", help="MMAD's table from a file in its answers format, as its official summary.py computes it"
     )

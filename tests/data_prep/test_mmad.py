@@ -134,3 +134,12 @@ def test_training_on_mmad_images_that_an_evaluation_holds_is_refused(
     with pytest.raises(MMADError, match="images of the training rows are in"):
         _build(mmad_root, tmp_path / "refused", holdout_categories=("bottle",), against=against)
     _build(mmad_root, tmp_path / "allowed", holdout_categories=("bottle",), against=against, allow_overlap=True)
+
+
+def test_grounded_mmad_rows_ask_for_the_box_and_carry_the_masks_boxes(mmad_root: Path, tmp_path: Path) -> None:
+    build(BuildConfig(protocol="mmad", roots={"mmad": mmad_root}, out=tmp_path / "out", grounding=True))
+    rows = _rows(tmp_path / "out" / "test.parquet")
+    assert all('{"bbox_2d": [x1, y1, x2, y2]}' in row["prompt"][0]["content"] for row in rows)
+    anomalous = [row for row in rows if row["extra_info"]["label"] == "anomalous"]
+    assert anomalous and all(row["extra_info"]["boxes"] for row in anomalous)  # mask_path resolved, boxes drawn
+    assert all(row["extra_info"]["boxes"] == [] for row in rows if row["extra_info"]["label"] == "normal")
