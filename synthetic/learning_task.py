@@ -124,7 +124,8 @@ LEARNING_SETTINGS: Final = MappingProxyType(
         # layer, lr 5e-3 to 3e-2, Adam eps 1e-8 and 1e-4, stayed at training accuracy 0.3-0.5 or broke the format
         # (BENCHMARKS.md's notes), while full weights at these settings rose from 0.41 to 0.67 in 30 steps. The
         # focal scale alpha, which the paper leaves open (rewards/focal.py), is 4: at alpha 1 a correct answer earns
-        # (1 - p)^2, 0.25 at p = 1/2, a tenth of the -1 a broken format gets under Dr. GRPO (no std).
+        # (1 - p)^2, 0.25 at p = 1/2, a tenth of the -1 a broken format gets under Dr. GRPO (no std). Held out it
+        # generalized in one run of two (50% -> 71.4%; the repeat swapped its one answer, 50% -> 50%).
         "lr_iad_focal": LearningSettings(
             steps=40,
             prompts_per_step=16,
