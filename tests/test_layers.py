@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-# lowest first: data in the papers' layouts and prompts; synthetic data and models; rewards; the CPU stack;
-# evaluation; verl recipes; launchers; benchmarks
-LAYERS = ("data_prep", "synthetic", "rewards", "cpu_support", "evaluation", "recipes", "launch", "benchmarks")
+# lowest first: data in the papers' layouts and prompts; synthetic data and models; rewards; the agent's tools; the
+# CPU stack; evaluation; verl recipes; launchers; benchmarks
+LAYERS = (
+    "data_prep", "synthetic", "rewards", "agent_tools", "cpu_support", "evaluation", "recipes", "launch", "benchmarks"
+)  # fmt: skip
 
 
 def imported_packages(package: str) -> dict[str, set[str]]:
