@@ -93,6 +93,17 @@ class _InspectionTool(BaseTool):
     async def release(self, instance_id: str, **kwargs: Any) -> None:
         self._instances.pop(instance_id, None)
 
+    async def execute(self, instance_id: str, parameters: dict[str, Any], **kwargs: Any):
+        """Count the call against the rollout's budget, then run the tool (``_run``) unless it is spent."""
+        agent_data = kwargs["agent_data"]
+        refused = _spend_call(agent_data, self.max_calls)
+        if refused:
+            return _error(refused)
+        return self._run(self._instances.get(instance_id, {}), parameters, agent_data)
+
+    def _run(self, row: dict[str, Any], parameters: dict[str, Any], agent_data: Any):
+        raise NotImplementedError
+
 
 def parse_box(value: Any, size: tuple[int, int]) -> tuple[int, int, int, int] | str:
     """``value`` as a box inside an image of ``size`` (width, height), or the reason it is not one."""
@@ -116,12 +127,8 @@ class ZoomTool(_InspectionTool):
 
     schema = ZOOM_SCHEMA
 
-    async def execute(self, instance_id: str, parameters: dict[str, Any], **kwargs: Any):
-        agent_data = kwargs["agent_data"]
-        refused = _spend_call(agent_data, self.max_calls)
-        if refused:
-            return _error(refused)
-        query_index = int(self._instances.get(instance_id, {}).get("query_index", 0))
+    def _run(self, row: dict[str, Any], parameters: dict[str, Any], agent_data: Any):
+        query_index = int(row.get("query_index", 0))
         images: Sequence[Image.Image] = agent_data.image_data or []
         if not 0 <= query_index < len(images):
             return _error("zoom: this sample has no query image to zoom into")
@@ -151,12 +158,16 @@ class ReferenceTool(_InspectionTool):
 
     schema = REFERENCE_SCHEMA
 
-    async def execute(self, instance_id: str, parameters: dict[str, Any], **kwargs: Any):
-        agent_data = kwargs["agent_data"]
-        refused = _spend_call(agent_data, self.max_calls)
-        if refused:
-            return _error(refused)
-        category = self._instances.get(instance_id, {}).get("category")
+    def __init__(self, config: dict, tool_schema: OpenAIFunctionToolSchema | None = None) -> None:
+        super().__init__(config, tool_schema)
+        if not config.get("pool") or not Path(config["pool"]).is_file():
+            raise ValueError(
+                f"the reference tool needs config.pool, a parquet of normal training images (write_reference_pool); "
+                f"got {config.get('pool')!r}"
+            )
+
+    def _run(self, row: dict[str, Any], parameters: dict[str, Any], agent_data: Any):
+        category = row.get("category")
         candidates = _pool(str(self.config["pool"])).get(category or "", [])
         if not candidates:
             return _error(f"reference: no normal image of {category!r} to show")

@@ -14,7 +14,7 @@ policy trained on one and evaluated on the other may have seen the questions' im
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
@@ -108,7 +108,3 @@ def describe(overlap: Overlap, train: Path, against: Path, examples: int = 5) ->
                 f"  {kind}: train row {mine.row} {mine.role} {mine.path} = eval row {theirs.row} {theirs.path}"
             )
     return "\n".join(lines)
-
-
-def overlap_counts(overlap: Overlap) -> Mapping[str, int]:
-    return {"same_bytes": len(overlap.by_content), "same_name": len(overlap.by_name)}

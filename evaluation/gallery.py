@@ -21,6 +21,7 @@ from typing import Any, Final
 from PIL import Image, ImageDraw
 
 from data_prep.outputs import write_atomic
+from evaluation.records import RUN_INFO
 from rewards.parsing import parse_response
 
 GALLERY: Final = "gallery.html"
@@ -146,9 +147,9 @@ green: true boxes, red: predicted</header>
 def _test_file(records_path: Path, test_file: Path | None) -> Path:
     if test_file is not None:
         return test_file
-    info_path = records_path.parent / "run.json"
+    info_path = records_path.parent / RUN_INFO
     if not info_path.is_file():
-        raise FileNotFoundError(f"no run.json beside {records_path}: pass --test-file (the parquet it evaluated)")
+        raise FileNotFoundError(f"no {RUN_INFO} beside {records_path}: pass --test-file (the parquet it evaluated)")
     return Path(json.loads(info_path.read_text())["test_file"])
 
 

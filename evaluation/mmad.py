@@ -116,46 +116,64 @@ def _accuracy(correct: int, total: int) -> float:
     return correct / total if total != 0 else 0
 
 
+class _Tally:
+    """Answers counted per (dataset, task), and Anomaly Detection's per (dataset, normal | abnormal)."""
+
+    def __init__(self, datasets: Sequence[str], tasks: Sequence[str]) -> None:
+        self.datasets, self.tasks = list(datasets), list(tasks)
+        self.counts = {(dataset, task): [0, 0] for dataset in datasets for task in tasks}
+        self.detection = {(dataset, kind): [0, 0] for dataset in datasets for kind in ("normal", "abnormal")}
+
+    def add(self, answer: Mapping[str, Any], right: bool) -> None:
+        dataset, task = answer["image"].split("/")[0], scored_task(answer["question_type"])
+        self.counts[dataset, task][0] += 1
+        self.counts[dataset, task][1] += right
+        if task == ANOMALY_DETECTION:
+            kind = "normal" if NORMAL_FLAG in answer["image"] else "abnormal"
+            self.detection[dataset, kind][0] += 1
+            self.detection[dataset, kind][1] += right
+
+    def normal_anomaly(self, dataset: str) -> tuple[float, float]:
+        """Anomaly Detection's accuracy on the dataset's normal and on its anomalous images."""
+        return tuple(_accuracy(*reversed(self.detection[dataset, kind])) for kind in ("normal", "abnormal"))
+
+    def table(self) -> pd.DataFrame:
+        """summary.py's arithmetic, cell by cell (the same operations, so the same floats), and the Average column."""
+        table = pd.DataFrame(index=self.datasets)
+        for dataset in self.datasets:
+            for task in self.tasks:
+                total, correct = self.counts[dataset, task]
+                table.at[dataset, task] = _accuracy(correct, total) * 100
+                if task == ANOMALY_DETECTION:
+                    normal_acc, anomaly_acc = self.normal_anomaly(dataset)
+                    table.at[dataset, ANOMALY_DETECTION] = (normal_acc + anomaly_acc) / 2 * 100
+        table[AVERAGE] = table.mean(axis=1)
+        return table
+
+
 def official_table(answers: Sequence[Mapping[str, Any]], *, overkill_miss: bool = False) -> Scores:
     """``caculate_accuracy_mmad(answers, show_overkill_miss=overkill_miss)``'s table (see the module doc)."""
     answers = [dict(answer) for answer in answers]  # the loop below removes from the list it iterates, as the script
-    datasets = list(dict.fromkeys(answer["image"].split("/")[0] for answer in answers))
-    tasks = list(dict.fromkeys(scored_task(answer["question_type"]) for answer in answers))
-    counts = {(dataset, task): [0, 0] for dataset in datasets for task in tasks}
-    detection = {(dataset, kind): [0, 0] for dataset in datasets for kind in ("normal", "abnormal")}
-    dropped = seen = 0
+    original = len(answers)
+    tally = _Tally(
+        list(dict.fromkeys(answer["image"].split("/")[0] for answer in answers)),
+        list(dict.fromkeys(scored_task(answer["question_type"]) for answer in answers)),
+    )
+    seen = 0
     for answer in answers:
         seen += 1
-        dataset, task = answer["image"].split("/")[0], scored_task(answer["question_type"])
         if answer["correct_answer"] not in LETTERS or answer["gpt_answer"] not in LETTERS:
             answers.remove(answer)
-            dropped += 1
             continue
-        right = answer["correct_answer"] == answer["gpt_answer"]
-        counts[dataset, task][0] += 1
-        counts[dataset, task][1] += right
-        if task == ANOMALY_DETECTION:
-            kind = "normal" if NORMAL_FLAG in answer["image"] else "abnormal"
-            detection[dataset, kind][0] += 1
-            detection[dataset, kind][1] += right
-    table = pd.DataFrame(index=datasets)
-    for dataset in datasets:
-        for task in tasks:
-            total, correct = counts[dataset, task]
-            table.at[dataset, task] = _accuracy(correct, total) * 100
-            if task == ANOMALY_DETECTION:
-                normal_acc = _accuracy(*reversed(detection[dataset, "normal"]))
-                anomaly_acc = _accuracy(*reversed(detection[dataset, "abnormal"]))
-                table.at[dataset, ANOMALY_DETECTION] = (normal_acc + anomaly_acc) / 2 * 100
-    table[AVERAGE] = table.mean(axis=1)
+        tally.add(answer, answer["correct_answer"] == answer["gpt_answer"])
+    table = tally.table()
     if overkill_miss:
-        for dataset in datasets:
-            normal_acc = _accuracy(*reversed(detection[dataset, "normal"]))
-            anomaly_acc = _accuracy(*reversed(detection[dataset, "abnormal"]))
+        for dataset in tally.datasets:
+            normal_acc, anomaly_acc = tally.normal_anomaly(dataset)
             table.at[dataset, "Overkill"] = (1 - normal_acc) * 100
             table.at[dataset, "Miss"] = (1 - anomaly_acc) * 100
     table.loc[AVERAGE] = table.mean()
-    original = len(answers) + dropped
+    dropped = original - len(answers)
     return Scores(table=table, dropped=dropped, skipped=original - seen)
 
 
@@ -166,28 +184,13 @@ def _ordered(names: Iterable[str], canonical: Sequence[str]) -> list[str]:
 
 def strict_table(answers: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """The official table's arithmetic with every answer counted: one that is not a letter A-E is wrong."""
-    datasets = _ordered((answer["image"].split("/")[0] for answer in answers), QUERY_DATASETS)
-    tasks = _ordered((scored_task(answer["question_type"]) for answer in answers), TASK_COLUMNS)
-    counts = {(dataset, task): [0, 0] for dataset in datasets for task in tasks}
-    detection = {(dataset, kind): [0, 0] for dataset in datasets for kind in ("normal", "abnormal")}
+    tally = _Tally(
+        _ordered((answer["image"].split("/")[0] for answer in answers), QUERY_DATASETS),
+        _ordered((scored_task(answer["question_type"]) for answer in answers), TASK_COLUMNS),
+    )
     for answer in answers:
-        dataset, task = answer["image"].split("/")[0], scored_task(answer["question_type"])
-        right = answer["gpt_answer"] in LETTERS and answer["gpt_answer"] == answer["correct_answer"]
-        counts[dataset, task][0] += 1
-        counts[dataset, task][1] += right
-        if task == ANOMALY_DETECTION:
-            kind = "normal" if NORMAL_FLAG in answer["image"] else "abnormal"
-            detection[dataset, kind][0] += 1
-            detection[dataset, kind][1] += right
-    table = pd.DataFrame(index=datasets, columns=tasks, dtype=float)
-    for (dataset, task), (total, correct) in counts.items():
-        table.at[dataset, task] = _accuracy(correct, total) * 100
-    if ANOMALY_DETECTION in tasks:
-        for dataset in datasets:
-            normal_acc = _accuracy(*reversed(detection[dataset, "normal"]))
-            anomaly_acc = _accuracy(*reversed(detection[dataset, "abnormal"]))
-            table.at[dataset, ANOMALY_DETECTION] = (normal_acc + anomaly_acc) / 2 * 100
-    table[AVERAGE] = table.mean(axis=1)
+        tally.add(answer, answer["gpt_answer"] in LETTERS and answer["gpt_answer"] == answer["correct_answer"])
+    table = tally.table()
     table.loc[AVERAGE] = table.mean()
     return table
 
@@ -217,12 +220,6 @@ def detection_table(answers: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     if len(table):
         table.loc[AVERAGE] = table.mean()
     return table
-
-
-def write_official_csv(scores: Scores, path: Path) -> Path:
-    """The table as summary.py writes it (``DataFrame.to_csv``: an empty first header cell, unrounded floats)."""
-    write_atomic(path, scores.table.to_csv())
-    return path
 
 
 PUBLISHED_DIR: Final = Path(__file__).with_name("mmad_published")
@@ -318,7 +315,7 @@ def write_mmad_scores(
         ]
     )
     return [
-        write_official_csv(scores, out / OFFICIAL_CSV),
+        write_atomic(out / OFFICIAL_CSV, scores.table.to_csv()),  # as summary.py writes it
         write_atomic(out / "mmad_strict.csv", strict.to_csv()),
         write_atomic(out / "mmad_detection.csv", detection.to_csv()),
         write_atomic(out / "mmad_overall.csv", overall.to_csv()),

@@ -83,19 +83,17 @@ def _lay_out_mvtec_ad(source: Path, root: Path, categories: Sequence[str], n_tem
     return images
 
 
-def _lay_out_same(
-    source: Path, root: Path, dataset: str, folder: str, categories: Sequence[str], n: int
-) -> list[MMADImage]:
-    """A dataset whose MMAD layout is its own (MVTec LOCO): the tree as is, masks relative to the category."""
-    shutil.copytree(source, root / folder, ignore=shutil.ignore_patterns(MANIFEST_NAME))
-    table = read_dataset(dataset, source, list(categories))
+def _lay_out_loco(source: Path, root: Path, categories: Sequence[str], n_templates: int) -> list[MMADImage]:
+    """MVTec-LOCO/ in its own layout: the tree as is, masks relative to the category, the class folder as defect."""
+    shutil.copytree(source, root / "MVTec-LOCO", ignore=shutil.ignore_patterns(MANIFEST_NAME))
+    table = read_dataset("mvtec_loco", source, list(categories))
     images = []
     for sample in table[table["split"] == "test"].itertuples(index=False):
         goods = table[(table["category"] == sample.category) & (table["split"] == "train")]["image"].tolist()
         mask = str(Path(*Path(sample.masks[0]).parts[1:])) if sample.masks else ""
-        templates = tuple(f"{folder}/{image}" for image in goods[:n])
-        defect = sample.defect_type if dataset != "mvtec_loco" else Path(sample.image).parts[-2]
-        images.append(MMADImage(f"{folder}/{sample.image}", folder, sample.category, defect, mask, templates))
+        templates = tuple(f"MVTec-LOCO/{image}" for image in goods[:n_templates])
+        defect = Path(sample.image).parts[-2]
+        images.append(MMADImage(f"MVTec-LOCO/{sample.image}", "MVTec-LOCO", sample.category, defect, mask, templates))
     return images
 
 
@@ -246,9 +244,7 @@ def write_mmad(
         write_visa(sources / "visa", list(categories["VisA"]), n_normal=n_templates + 4, n_anomaly=3, **common)
         images = [
             *_lay_out_mvtec_ad(sources / "ad", staging, ad_categories, n_templates),
-            *_lay_out_same(
-                sources / "loco", staging, "mvtec_loco", "MVTec-LOCO", categories["MVTec-LOCO"], n_templates
-            ),
+            *_lay_out_loco(sources / "loco", staging, categories["MVTec-LOCO"], n_templates),
             *_lay_out_visa(sources / "visa", staging, categories["VisA"], n_templates),
             *_lay_out_goodsad(sources / "goods", staging, categories["GoodsAD"], n_templates),
         ]

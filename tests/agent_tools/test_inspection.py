@@ -103,6 +103,11 @@ def test_reference_returns_a_normal_training_image_of_the_category(built: Path) 
     assert len(shown) > 1  # drawn per rollout, not always the same image
 
 
+def test_a_reference_tool_without_its_pool_says_what_it_needs(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="needs config.pool"):
+        ReferenceTool({"pool": str(tmp_path / "missing.parquet")})
+
+
 def test_reference_for_an_unknown_category_is_a_readable_error(built: Path) -> None:
     tool = ReferenceTool({"pool": str(built / "references.parquet")})
     response, _, metrics = _call(tool, _agent([]), {}, {"category": "teapot"})
