@@ -104,6 +104,12 @@ def _add_build(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--grounding", action="store_true", help="ask for the defect's box; images in the processor's 28-pixel frame"
     )
+    parser.add_argument(
+        "--tools",
+        action="store_true",
+        help="rows for the inspection agent (zoom and reference tools, verl's multi-turn tool loop), with the "
+        "reference pool and tools.yaml",
+    )
     mmad = parser.add_argument_group("mmad")
     mmad.add_argument("--mmad-templates", choices=TEMPLATE_KINDS, default="random", help="MMAD's template list to use")
     mmad.add_argument("--tasks", nargs="+", choices=TASKS, metavar="TASK", help="only these question types")
@@ -158,6 +164,7 @@ def _config(args: argparse.Namespace) -> BuildConfig:
         skip_bad=args.skip_bad,
         overwrite=args.overwrite,
         grounding=args.grounding,
+        tools=args.tools,
         mmad=_mmad_options(args),
     )
 

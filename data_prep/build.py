@@ -32,7 +32,7 @@ from data_prep.outputs import (
     library_versions,
     open_parquet,
 )
-from data_prep.prompts import MMAD, PAIR3C, PAIR_BINARY, PROMPTS, SINGLE_AB, render_prompt
+from data_prep.prompts import MMAD, PAIR3C, PAIR_BINARY, PROMPTS, SINGLE_AB, render_prompt, tools_system_prompt
 from data_prep.protocols import (
     PAIR3C_TRAIN_PER_CLASS,
     PAIR_BINARY_DEFAULT_CATEGORIES,
@@ -46,7 +46,8 @@ from data_prep.protocols import (
     plan_single_ab,
 )
 from data_prep.readers import read_dataset
-from data_prep.schema import ROW_SCHEMA, make_row
+from data_prep.schema import INSPECTION_AGENT, ROW_SCHEMA, TOOLS_ROW_SCHEMA, make_row
+from data_prep.tools import POOL_NAME, TOOL_CLASSES, TOOL_CONFIG_NAME, tool_config_text, write_reference_pool
 
 CHUNK_ROWS: Final = 32
 
@@ -72,6 +73,7 @@ class BuildConfig:
     skip_bad: bool = False
     overwrite: bool = False
     grounding: bool = False  # ask for the defect's box; images stored in the processor's frame (data_prep.boxes)
+    tools: bool = False  # rows for the inspection agent (zoom, reference: agent_tools), its pool and tool config
     mmad: MMADOptions = MMADOptions()  # the mmad protocol's own choices (references and categories come from here)
 
 
@@ -196,11 +198,12 @@ def _row(
     else:
         prompt, key, answer_text = question.prompt, question.answer, dict(question.options)[question.answer]
         options = [{"key": letter, "text": text} for letter, text in question.options]
-    return make_row(
+    row = make_row(
         protocol=protocol,
         prompt_text=prompt,
         images=images,
         ground_truth=key,
+        system_text=tools_system_prompt() if config.tools else None,
         extra_info={
             "split": plan.split,
             "index": index,
@@ -220,8 +223,20 @@ def _row(
             "question_id": question.question_id if question else None,
             "boxes": boxes,
             "query_size": list(size),
+            "tools_kwargs": _tools_kwargs(plan) if config.tools else None,
         },
     )
+    if config.tools:
+        row["agent_name"] = INSPECTION_AGENT
+    return row
+
+
+def _tools_kwargs(plan: RowPlan) -> dict[str, Any]:
+    """What each tool's ``create`` gets for this row: where the query is among its images, and its category."""
+    return {
+        "zoom": {"create_kwargs": {"query_index": len(plan.references)}},
+        "reference": {"create_kwargs": {"category": plan.category}},
+    }
 
 
 def _chunks(plans: Sequence[RowPlan], size: int) -> Iterator[Sequence[RowPlan]]:
@@ -242,7 +257,9 @@ class _Loader:
     def _load(self, key: tuple[str, str]) -> LoadedImage | BadImageError:
         try:
             return load_image(
-                _root(self.config, key[0]) / key[1], self.config.max_pixels, patch_aligned=self.config.grounding
+                _root(self.config, key[0]) / key[1],
+                self.config.max_pixels,
+                patch_aligned=self.config.grounding or self.config.tools,  # zoom boxes share the model's frame
             )
         except BadImageError as error:
             return error
@@ -273,7 +290,8 @@ def _write_split(
 ) -> SplitResult:
     result = SplitResult()
     chunks = list(_chunks(plans, CHUNK_ROWS))
-    with open_parquet(path, ROW_SCHEMA) as writer:
+    schema = TOOLS_ROW_SCHEMA if config.tools else ROW_SCHEMA
+    with open_parquet(path, schema) as writer:
         for number, chunk in enumerate(chunks):
             images = loader.load(chunk)
             if number + 1 < len(chunks):
@@ -304,7 +322,7 @@ def _write_split(
                 result.counts[(plan.category, plan.sample_class)] += 1
                 result.rows += 1
             if rows:
-                writer.write_table(pa.Table.from_pylist(rows, schema=ROW_SCHEMA))
+                writer.write_table(pa.Table.from_pylist(rows, schema=schema))
             progress.update(len(chunk))
     return result
 
@@ -313,7 +331,19 @@ def _write_split(
 # Manifest and the build itself
 
 
-def _manifest(config: BuildConfig, splits: Mapping[str, SplitResult], temps: Mapping[str, Path]) -> dict[str, Any]:
+def _file_entries(
+    config: BuildConfig, splits: Mapping[str, SplitResult], temps: Mapping[str, Path], pool_images: int
+) -> dict[str, Any]:
+    entries = {f"{name}.parquet": file_entry(temps[name], splits[name].rows) for name in SPLITS}
+    if config.tools:  # rows: images in the pool, tools in the config
+        entries[POOL_NAME] = file_entry(temps["pool"], pool_images)
+        entries[TOOL_CONFIG_NAME] = file_entry(temps["tools"], len(TOOL_CLASSES))
+    return entries
+
+
+def _manifest(
+    config: BuildConfig, splits: Mapping[str, SplitResult], temps: Mapping[str, Path], pool_images: int
+) -> dict[str, Any]:
     arguments = {key: value for key, value in asdict(config).items() if key not in ("out", "overwrite")}
     arguments["roots"] = {name: str(root) for name, root in sorted(config.roots.items())}
     sources: dict[str, dict[str, str]] = {}
@@ -327,7 +357,7 @@ def _manifest(config: BuildConfig, splits: Mapping[str, SplitResult], temps: Map
         "seed": config.seed,
         "arguments": arguments,
         "libraries": library_versions(),
-        "files": {f"{name}.parquet": file_entry(temps[name], splits[name].rows) for name in SPLITS},
+        "files": _file_entries(config, splits, temps, pool_images),
         "counts": {
             name: {f"{category}/{cls}": n for (category, cls), n in sorted(split.counts.items())}
             for name, split in splits.items()
@@ -340,6 +370,8 @@ def _manifest(config: BuildConfig, splits: Mapping[str, SplitResult], temps: Map
 def build(config: BuildConfig) -> BuildResult:
     """Read, plan, write train/test parquet and the manifest; nothing appears in ``out`` unless all succeed."""
     files = {split: config.out / f"{split}.parquet" for split in SPLITS} | {"manifest": config.out / MANIFEST_NAME}
+    if config.tools:
+        files |= {"pool": config.out / POOL_NAME, "tools": config.out / TOOL_CONFIG_NAME}
     check_overwrite(files.values(), config.overwrite)
     plans = plan_rows(config)
     splits: dict[str, SplitResult] = {}
@@ -352,5 +384,10 @@ def build(config: BuildConfig) -> BuildResult:
             loader = _Loader(config, pool)
             for split in SPLITS:
                 splits[split] = _write_split(config, plans[split], temps[split], loader, progress)
-        temps["manifest"].write_text(json.dumps(_manifest(config, splits, temps), indent=1) + "\n")
+        pool_images = 0
+        if config.tools:  # the reference tool's images come from the training file only
+            pool_images = write_reference_pool(temps["train"], temps["pool"])
+            temps["tools"].write_text(tool_config_text(files["pool"]))
+        manifest = _manifest(config, splits, temps, pool_images)
+        temps["manifest"].write_text(json.dumps(manifest, indent=1) + "\n")
     return BuildResult(config.out, splits, files)

@@ -10,6 +10,7 @@ the query last, which is the order of the row's ``images`` list.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -243,3 +244,66 @@ def render_mmad_prompt(
     if grounding:
         parts.append(GROUNDING_INSTRUCTION)
     return "".join(parts)
+
+
+# ``iad-data build --tools`` (ours, after AgentIAD): the two inspection tools, as OpenAI function schemas (what verl's
+# tool registry validates and agent_tools implements), and the system turn that offers them to the policy.
+TOOL_CALL_BUDGET: Final = 4  # calls per inspection, both tools together: the tools refuse, the reward penalises past it
+ZOOM_SCHEMA: Final = MappingProxyType(
+    {
+        "type": "function",
+        "function": {
+            "name": "zoom",
+            "description": (
+                "Look closer: crop the query image to a box (pixels of the query image) and see it enlarged."
+            ),
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "bbox_2d": {
+                        "type": "array",
+                        "items": {"type": "number"},
+                        "description": "[x1, y1, x2, y2] in pixels of the query image",
+                    }
+                },
+                "required": ["bbox_2d"],
+            },
+        },
+    }
+)
+REFERENCE_SCHEMA: Final = MappingProxyType(
+    {
+        "type": "function",
+        "function": {
+            "name": "reference",
+            "description": "See one more normal (defect-free) image of the same product, to compare with.",
+            "parameters": {"type": "object", "properties": {}, "required": []},
+        },
+    }
+)
+INSPECTION_TOOLS: Final = (ZOOM_SCHEMA, REFERENCE_SCHEMA)
+TOOL_CALL_OPEN, TOOL_CALL_CLOSE = "<tool_call>", "</tool_call>"
+
+
+def tools_system_prompt() -> str:
+    """The system turn of a ``--tools`` row: Qwen2.5's own tool-use text (what its hermes-style chat templates render
+    for ``tools=``; Qwen2.5-VL's template renders no tools, so the row carries it), then the inspection's rules."""
+    signatures = "\n".join(json.dumps(plain(schema), ensure_ascii=False) for schema in INSPECTION_TOOLS)
+    return (
+        "You are a helpful assistant.\n\n# Tools\n\nYou may call one or more functions to assist with the user query."
+        f"\n\nYou are provided with function signatures within <tools></tools> XML tags:\n<tools>\n{signatures}\n"
+        "</tools>\n\nFor each function call, return a json object with function name and arguments within "
+        f"{TOOL_CALL_OPEN}{TOOL_CALL_CLOSE} XML tags:\n{TOOL_CALL_OPEN}\n"
+        '{"name": <function-name>, "arguments": <args-json-object>}\n'
+        f"{TOOL_CALL_CLOSE}\n\n"
+        f"Inspect before you answer: zoom into a region of the query image that may hold a defect, or ask for a "
+        f"normal reference, at most {TOOL_CALL_BUDGET} calls in all. Give the final answer in a turn of its own, "
+        "without a tool call."
+    )
+
+
+def plain(value: object) -> object:
+    """A schema's mappings as plain dicts (for JSON and YAML)."""
+    if isinstance(value, MappingProxyType | dict):
+        return {key: plain(item) for key, item in value.items()}
+    return value

@@ -37,6 +37,16 @@ EXTRA_INFO_TYPE: Final = pa.struct(
         # normal image, and that image's (width, height): with --grounding, the model's own frame
         ("boxes", pa.list_(pa.list_(pa.int64()))),
         ("query_size", pa.list_(pa.int64())),
+        # --tools: what verl's tool agent loop hands each tool's ``create`` (``agent_tools``); null without --tools
+        (
+            "tools_kwargs",
+            pa.struct(
+                [
+                    ("zoom", pa.struct([("create_kwargs", pa.struct([("query_index", pa.int64())]))])),
+                    ("reference", pa.struct([("create_kwargs", pa.struct([("category", pa.string())]))])),
+                ]
+            ),
+        ),
     ]
 )
 
@@ -51,15 +61,25 @@ ROW_SCHEMA: Final = pa.schema(
     ]
 )
 COLUMNS: Final = tuple(ROW_SCHEMA.names)
+# --tools rows name the verl agent loop that runs them (verl reads ``agent_name`` per row; agent_tools registers it)
+INSPECTION_AGENT: Final = "iad_inspection_agent"
+TOOLS_ROW_SCHEMA: Final = ROW_SCHEMA.append(pa.field("agent_name", pa.string()))
 
 
 def make_row(
-    *, protocol: str, prompt_text: str, images: list[bytes], ground_truth: str, extra_info: dict[str, Any]
+    *,
+    protocol: str,
+    prompt_text: str,
+    images: list[bytes],
+    ground_truth: str,
+    extra_info: dict[str, Any],
+    system_text: str | None = None,
 ) -> dict[str, Any]:
     """One parquet row; ``data_source`` is the protocol, which is what the reward function dispatches on."""
+    system = [{"role": "system", "content": system_text}] if system_text else []
     return {
         "data_source": protocol,
-        "prompt": [{"role": "user", "content": prompt_text}],
+        "prompt": [*system, {"role": "user", "content": prompt_text}],
         "images": [{"bytes": data} for data in images],
         "ability": ABILITY,
         "reward_model": {"style": REWARD_STYLE, "ground_truth": ground_truth},

@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -129,3 +130,33 @@ def test_every_protocol_with_a_prompt_has_a_planner_and_no_other() -> None:
     from data_prep.prompts import PROMPTS
 
     assert set(PLANNERS) == set(PROMPTS)
+
+
+def test_tools_rows_run_in_the_inspection_agent_with_the_tools_offered(
+    small_roots: dict[str, Path], tmp_path: Path
+) -> None:
+    from data_prep.prompts import tools_system_prompt
+    from data_prep.schema import INSPECTION_AGENT, TOOLS_ROW_SCHEMA
+    from data_prep.tools import POOL_NAME, TOOL_CONFIG_NAME
+
+    pair3c = BuildConfig(protocol="pair3c", roots=small_roots, out=tmp_path / "a", train_per_class=2, tools=True)
+    result = build(pair3c)
+    table = pq.read_table(result.files["train"])
+    assert table.schema.equals(TOOLS_ROW_SCHEMA, check_metadata=False)
+    row = table.slice(0, 1).to_pylist()[0]
+    assert row["agent_name"] == INSPECTION_AGENT
+    assert row["prompt"][0] == {"role": "system", "content": tools_system_prompt()}
+    kwargs = row["extra_info"]["tools_kwargs"]
+    assert kwargs["zoom"]["create_kwargs"]["query_index"] == len(row["images"]) - 1  # the query, after its reference
+    assert kwargs["reference"]["create_kwargs"]["category"] == row["extra_info"]["category"]
+    assert row["extra_info"]["query_size"][0] % 28 == 0  # the processor's frame: zoom boxes are the model's pixels
+    files = json.loads(result.files["manifest"].read_text())["files"]
+    assert files[TOOL_CONFIG_NAME]["rows"] == 2 and files[POOL_NAME]["sha256"] == sha256(result.out / POOL_NAME)
+    again = build(replace(pair3c, out=tmp_path / "b"))
+    assert all(sha256(again.out / name) == sha256(result.out / name) for name in ("train.parquet", POOL_NAME))
+
+
+def test_rows_without_tools_keep_the_plain_schema(pair3c_build) -> None:
+    table = pq.read_table(pair3c_build.files["train"])
+    assert table.schema.equals(ROW_SCHEMA, check_metadata=False) and "agent_name" not in table.column_names
+    assert table.slice(0, 1).to_pylist()[0]["extra_info"]["tools_kwargs"] is None
