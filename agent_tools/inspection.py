@@ -1,27 +1,30 @@
 """``zoom`` and ``reference``: verl ``BaseTool`` subclasses for the multi-turn tool agent loop.
 
-They are named in the file ``actor_rollout_ref.rollout.multi_turn.tool_config_path`` points to. verl's tool agent
-loop creates, executes and releases a tool for every call, passing the rollout's ``AgentData``; what lasts across
-calls of one rollout (the calls made so far) lives in ``agent_data.extra_fields``. A row tells the tools
-about itself through ``extra_info.tools_kwargs[<tool>]["create_kwargs"]``:
+They are listed in the ``tools.yaml`` an ``iad-data build --tools`` writes (``data_prep.tools``), the file
+``actor_rollout_ref.rollout.multi_turn.tool_config_path`` names; their schemas, the budget and the system prompt that
+offers them are in ``data_prep.prompts``. verl's tool agent loop creates, executes and releases a tool for every call,
+passing the rollout's ``AgentData``; what lasts across calls of one rollout lives in ``agent_data.extra_fields``,
+under the keys of ``rewards.tool_use``, which is also how the reward and the metrics learn what the tools did. A row
+tells the tools about itself through ``extra_info.tools_kwargs[<tool>]["create_kwargs"]``:
 
 - ``zoom``: ``{"query_index": k}``, the position of the query among the row's images (references come first). Its
   argument ``bbox_2d`` is in the query's pixels as the model sees it (the frame of ``data_prep.boxes``); the crop
   comes back enlarged so that its longer side is the query's longer side.
 - ``reference``: ``{"category": c}``; it answers with a normal image of that category from the pool the tool config
-  names (``pool``: a parquet from ``write_reference_pool``, made of a training file's normal images only).
+  names (``pool``: ``data_prep.tools.write_reference_pool``, a training file's normal images only).
 
-Bad arguments get a message the model can read (and a ``tool_errors`` metric), never an exception; each rollout
-has a budget of ``max_calls`` calls over both tools (tool config, default ``MAX_CALLS``), after which every call
-is refused with a message.
+Bad arguments get a message the model can read (counted in ``iad_tool_errors``), never an exception; each rollout
+has a budget of ``max_calls`` calls over both tools (tool config, default ``TOOL_CALL_BUDGET``), after which every
+call is refused with a message.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any, Final
@@ -30,59 +33,35 @@ from PIL import Image
 from verl.tools.base_tool import BaseTool
 from verl.tools.schemas import OpenAIFunctionToolSchema, ToolResponse
 
-MAX_CALLS: Final = 4
+from data_prep.prompts import REFERENCE_SCHEMA, TOOL_CALL_BUDGET, ZOOM_SCHEMA, object_name, plain
+from rewards.tool_use import (
+    LAST_ZOOM_KEY,
+    REFERENCE_CALLS_KEY,
+    TOOL_CALLS_KEY,
+    TOOL_ERRORS_KEY,
+    TOOL_FIELDS,
+    ZOOM_CALLS_KEY,
+)
+
 MIN_ZOOM_SIDE: Final = 28  # one merged Qwen2.5-VL patch: a smaller crop shows the model nothing new
-CALLS_KEY: Final = "iad_tool_calls"  # in AgentData.extra_fields: calls this rollout has made
-
-ZOOM_SCHEMA: Final = {
-    "type": "function",
-    "function": {
-        "name": "zoom",
-        "description": "Look closer: crop the query image to a box (pixels of the query image) and see it enlarged.",
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "bbox_2d": {
-                    "type": "array",
-                    "items": {"type": "number"},
-                    "description": "[x1, y1, x2, y2] in pixels of the query image",
-                }
-            },
-            "required": ["bbox_2d"],
-        },
-    },
-}
-REFERENCE_SCHEMA: Final = {
-    "type": "function",
-    "function": {
-        "name": "reference",
-        "description": "See one more normal (defect-free) image of the same product, to compare with.",
-        "parameters": {"type": "object", "properties": {}, "required": []},
-    },
-}
 
 
-def _error(text: str) -> tuple[ToolResponse, float, dict[str, Any]]:
-    return ToolResponse(text=text), 0.0, {"tool_errors": 1}
-
-
-def _spend_call(agent_data: Any, max_calls: int) -> str | None:
-    """Count one call against the rollout's budget; the refusal text once it is spent."""
+def _count(agent_data: Any, key: str) -> int:
     fields = agent_data.extra_fields
-    fields[CALLS_KEY] = fields.get(CALLS_KEY, 0) + 1
-    if fields[CALLS_KEY] > max_calls:
-        return f"No more tool calls: this inspection allows {max_calls}. Give your answer now."
-    return None
+    for name, initial in TOOL_FIELDS.items():
+        fields.setdefault(name, initial)
+    fields[key] += 1
+    return fields[key]
 
 
 class _InspectionTool(BaseTool):
     """Per-call state: the row's create_kwargs, kept from ``create`` to ``execute``."""
 
-    schema: dict[str, Any] = {}
+    schema: Mapping[str, Any] = {}
 
     def __init__(self, config: dict, tool_schema: OpenAIFunctionToolSchema | None = None) -> None:
-        super().__init__(config, tool_schema or OpenAIFunctionToolSchema.model_validate(self.schema))
-        self.max_calls = int(config.get("max_calls", MAX_CALLS))
+        super().__init__(config, tool_schema or OpenAIFunctionToolSchema.model_validate(plain(self.schema)))
+        self.max_calls = int(config.get("max_calls", TOOL_CALL_BUDGET))
         self._instances: dict[str, dict[str, Any]] = {}
 
     async def create(self, instance_id: str | None = None, **kwargs: Any) -> tuple[str, ToolResponse]:
@@ -93,15 +72,25 @@ class _InspectionTool(BaseTool):
     async def release(self, instance_id: str, **kwargs: Any) -> None:
         self._instances.pop(instance_id, None)
 
-    async def execute(self, instance_id: str, parameters: dict[str, Any], **kwargs: Any):
-        """Count the call against the rollout's budget, then run the tool (``_run``) unless it is spent."""
+    async def execute(
+        self, instance_id: str, parameters: dict[str, Any], **kwargs: Any
+    ) -> tuple[ToolResponse, float, dict[str, Any]]:
+        """Count the call against the rollout's budget, then run the tool (``_run``) unless it is spent; an error
+        is a text answer (and a count), never an exception."""
         agent_data = kwargs["agent_data"]
-        refused = _spend_call(agent_data, self.max_calls)
-        if refused:
-            return _error(refused)
-        return self._run(self._instances.get(instance_id, {}), parameters, agent_data)
+        if _count(agent_data, TOOL_CALLS_KEY) > self.max_calls:
+            result: ToolResponse | str = (
+                f"No more tool calls: this inspection allows {self.max_calls}. Give your answer now."
+            )
+        else:
+            result = self._run(self._instances.get(instance_id, {}), parameters, agent_data)
+        if isinstance(result, str):
+            _count(agent_data, TOOL_ERRORS_KEY)
+            return ToolResponse(text=result), 0.0, {"tool_errors": 1}
+        return result, 0.0, {"tool_errors": 0}
 
-    def _run(self, row: dict[str, Any], parameters: dict[str, Any], agent_data: Any):
+    def _run(self, row: dict[str, Any], parameters: dict[str, Any], agent_data: Any) -> ToolResponse | str:
+        """The tool's answer, or the error message for the model."""
         raise NotImplementedError
 
 
@@ -127,19 +116,21 @@ class ZoomTool(_InspectionTool):
 
     schema = ZOOM_SCHEMA
 
-    def _run(self, row: dict[str, Any], parameters: dict[str, Any], agent_data: Any):
+    def _run(self, row: dict[str, Any], parameters: dict[str, Any], agent_data: Any) -> ToolResponse | str:
         query_index = int(row.get("query_index", 0))
         images: Sequence[Image.Image] = agent_data.image_data or []
         if not 0 <= query_index < len(images):
-            return _error("zoom: this sample has no query image to zoom into")
+            return "zoom: this sample has no query image to zoom into"
         query = images[query_index]
         box = parse_box(parameters.get("bbox_2d"), query.size)
         if isinstance(box, str):
-            return _error(f"zoom: {box}")
+            return f"zoom: {box}"
         crop = query.crop(box)
         scale = max(query.size) / max(crop.size)
         crop = crop.resize((max(1, round(crop.width * scale)), max(1, round(crop.height * scale))))
-        return ToolResponse(image=[crop], text=f"Zoomed into {list(box)}."), 0.0, {"zoom_calls": 1, "tool_errors": 0}
+        _count(agent_data, ZOOM_CALLS_KEY)
+        agent_data.extra_fields[LAST_ZOOM_KEY] = json.dumps({"box": list(box), "size": list(query.size)})
+        return ToolResponse(image=[crop], text=f"Zoomed into {list(box)}.")
 
 
 @cache
@@ -162,38 +153,17 @@ class ReferenceTool(_InspectionTool):
         super().__init__(config, tool_schema)
         if not config.get("pool") or not Path(config["pool"]).is_file():
             raise ValueError(
-                f"the reference tool needs config.pool, a parquet of normal training images (write_reference_pool); "
+                "the reference tool needs config.pool, a parquet of normal training images (iad-data build --tools "
+                f"writes one, and tools.yaml naming it); "
                 f"got {config.get('pool')!r}"
             )
 
-    def _run(self, row: dict[str, Any], parameters: dict[str, Any], agent_data: Any):
+    def _run(self, row: dict[str, Any], parameters: dict[str, Any], agent_data: Any) -> ToolResponse | str:
         category = row.get("category")
         candidates = _pool(str(self.config["pool"])).get(category or "", [])
         if not candidates:
-            return _error(f"reference: no normal image of {category!r} to show")
-        rng = random.Random(f"{agent_data.request_id}:{agent_data.extra_fields[CALLS_KEY]}")
+            return f"reference: no normal image of {category!r} to show"
+        rng = random.Random(f"{agent_data.request_id}:{agent_data.extra_fields[TOOL_CALLS_KEY]}")
         image = Image.open(io.BytesIO(rng.choice(candidates))).convert("RGB")
-        return ToolResponse(image=[image], text=f"A normal {category}."), 0.0, {"reference_calls": 1, "tool_errors": 0}
-
-
-def write_reference_pool(train_parquet: Path, out: Path) -> Path:
-    """The normal images of a training file (its references, and its normal queries), by category: the only
-    images ``reference`` shows, so it can never show a test image."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from data_prep.outputs import atomic_path
-
-    rows = pq.read_table(train_parquet, columns=["images", "extra_info"]).to_pylist()
-    seen: set[bytes] = set()
-    pool = []
-    for row in rows:
-        info, images = row["extra_info"], [image["bytes"] for image in row["images"]]
-        normal = images[:-1] + (images[-1:] if info["label"] == "normal" else [])
-        for data in normal:
-            if data not in seen:
-                seen.add(data)
-                pool.append({"category": info["category"], "image": data})
-    with atomic_path(out) as temporary:
-        pq.write_table(pa.Table.from_pylist(pool), temporary)
-    return out
+        _count(agent_data, REFERENCE_CALLS_KEY)
+        return ToolResponse(image=[image], text=f"A normal {object_name(category)}.")

@@ -10,6 +10,8 @@
 - ``grounded``: format + accuracy + accuracy x localization, the last the IoU-based score of the answer's
   ``bbox_2d`` boxes against the row's ground truth (``rewards.localization``), paid only with the right answer;
   ``fad_tq_grounded``: FAD-TQ's composite plus that term (the ``grounded_gpg`` recipe).
+- ``agentic``: an inspection with tools (``agentic_gpg``): format + accuracy of the final turn, + accuracy x the
+  last zoom's IoU with the defect, - a penalty per tool call past the budget (``rewards.tool_use``).
 
 A composite receives the response's rule scores (``rewards.rules``) and returns the sub-scores it adds, ``score``
 among them; ``rewards.verl_reward.compute_score`` (the one function verl calls) merges and completes them.
@@ -28,6 +30,7 @@ from rewards.localization import localization_score
 from rewards.options import RewardOptions
 from rewards.rules import RuleScores
 from rewards.thinking_quality import thinking_quality
+from rewards.tool_use import calls_past_budget, crop_iou, final_answer_text, tool_counts
 
 
 @dataclass(frozen=True)
@@ -76,14 +79,18 @@ async def format_accuracy_thinking_quality(rollout: Rollout) -> dict[str, float]
     return judged | {"score": score}
 
 
-def _localization(rollout: Rollout) -> float:
+def _truth_boxes(rollout: Rollout, rebuild: str) -> tuple[list, list]:
     info = rollout.extra_info
     if "boxes" not in info or "query_size" not in info:
         raise ValueError(
-            "a grounded composite needs extra_info.boxes and extra_info.query_size: rebuild the data with "
-            "iad-data build --grounding"
+            f"this composite needs extra_info.boxes and extra_info.query_size: rebuild the data with {rebuild}"
         )
-    return localization_score(rollout.rules.answer, info["boxes"] or [], info["query_size"] or (0, 0))
+    return list(info["boxes"] or []), list(info["query_size"] or (0, 0))
+
+
+def _localization(rollout: Rollout) -> float:
+    boxes, size = _truth_boxes(rollout, "iad-data build --grounding")
+    return localization_score(rollout.rules.answer, boxes, size)
 
 
 async def format_accuracy_localization(rollout: Rollout) -> dict[str, float]:
@@ -99,6 +106,16 @@ async def thinking_quality_and_localization(rollout: Rollout) -> dict[str, float
     return scores | {"loc": loc, "score": scores["score"] + bonus}
 
 
+async def format_accuracy_tool_use(rollout: Rollout) -> dict[str, float]:
+    info, w, rules = rollout.extra_info, rollout.options.weights, rollout.rules
+    final_answer_text(info)  # only rollouts of the inspection agent loop have a final turn to score
+    boxes, size = _truth_boxes(rollout, "iad-data build --tools")
+    crop = crop_iou(info, boxes, size)
+    penalty = w.tool_penalty * calls_past_budget(info, rollout.options.tool_budget)
+    score = w.format * rules.format_ok + w.accuracy * rules.correct + w.crop * rules.correct * crop - penalty
+    return tool_counts(info) | {"crop_iou": crop, "tool_penalty": penalty, "score": score}
+
+
 COMPOSITES: Final[Mapping[str, Composite]] = MappingProxyType(
     {
         "lad_reasoner": format_plus_accuracy,
@@ -108,6 +125,7 @@ COMPOSITES: Final[Mapping[str, Composite]] = MappingProxyType(
         "mmad": format_plus_accuracy,
         "grounded": format_accuracy_localization,
         "fad_tq_grounded": thinking_quality_and_localization,
+        "agentic": format_accuracy_tool_use,
     }
 )
 # The composite of the paper that defined each protocol, for rows whose recipe names none.
@@ -127,6 +145,10 @@ SUBSCORE_KEYS: Final = (
     "focal_p",
     "tq",
     "loc",
+    "crop_iou",
+    "tool_calls",
+    "tool_errors",
+    "tool_penalty",
     "conciseness",
     "relevance",
     "judge_called",

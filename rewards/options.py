@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import Any, Final
 
+from data_prep.prompts import TOOL_CALL_BUDGET
 from rewards.focal import FOCAL_ALPHA, FOCAL_GAMMA
 from rewards.judge import JudgeConfig
 
@@ -35,6 +36,8 @@ class RewardWeights:
     focal: float = 1.0
     tq: float = 1.0
     localization: float = 1.0
+    crop: float = 1.0  # agentic: the last zoom's IoU with the defect (rewards.tool_use)
+    tool_penalty: float = 0.5  # agentic: subtracted per tool call past tool_budget
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None) -> RewardWeights:
@@ -57,6 +60,7 @@ class RewardOptions:
     focal_alpha: float = FOCAL_ALPHA  # lr_iad (``rewards.focal``)
     focal_gamma: float = FOCAL_GAMMA
     group_timeout_s: float = DEFAULT_GROUP_TIMEOUT_S  # iad_group manager: longest wait for a group's rollouts
+    tool_budget: int = TOOL_CALL_BUDGET  # agentic: calls past this many are penalised (rewards.tool_use)
 
     def __post_init__(self) -> None:
         if self.judge_when not in JUDGE_WHEN:

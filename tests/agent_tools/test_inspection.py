@@ -12,8 +12,11 @@ import pytest
 from PIL import Image
 from verl.experimental.agent_loop.tool_agent_loop import AgentData
 
-from agent_tools.inspection import MAX_CALLS, ReferenceTool, ZoomTool, write_reference_pool
+from agent_tools.inspection import ReferenceTool, ZoomTool
 from data_prep.build import BuildConfig, build
+from data_prep.prompts import TOOL_CALL_BUDGET
+from data_prep.tools import POOL_NAME, TOOL_CONFIG_NAME
+from rewards.tool_use import LAST_ZOOM_KEY, TOOL_CALLS_KEY, TOOL_ERRORS_KEY, ZOOM_CALLS_KEY
 
 
 def _agent(images: list[Image.Image], request_id: str = "r0") -> AgentData:
@@ -44,7 +47,16 @@ def test_zoom_returns_the_crop_enlarged() -> None:
     )
     (crop,) = response.image
     assert crop.size == (224, 224) and crop.getpixel((112, 112)) == (255, 0, 0)  # the query's, not the reference's
-    assert (reward, metrics) == (0.0, {"zoom_calls": 1, "tool_errors": 0})
+    assert (reward, metrics) == (0.0, {"tool_errors": 0})
+
+
+def test_zoom_records_its_box_and_frame_for_the_reward() -> None:
+    agent = _agent([_query()])
+    _call(ZoomTool({}), agent, {"bbox_2d": [56, 28, 112, 84]}, {"query_index": 0})
+    _call(ZoomTool({}), agent, {"bbox_2d": [1, 2, 3, 4]}, {"query_index": 0})  # an error keeps the last good box
+    fields = agent.extra_fields
+    assert (fields[TOOL_CALLS_KEY], fields[ZOOM_CALLS_KEY], fields[TOOL_ERRORS_KEY]) == (2, 1, 1)
+    assert fields[LAST_ZOOM_KEY] == '{"box": [56, 28, 112, 84], "size": [224, 112]}'
 
 
 @pytest.mark.parametrize(
@@ -73,14 +85,14 @@ def test_the_budget_of_calls_is_per_rollout() -> None:
     assert [bool(answer.image) for answer in answers] == [True, True, False]
     assert "No more tool calls" in answers[2].text
     assert _call(tool, other, box, {"query_index": 0})[0].image  # another rollout has its own budget
-    assert MAX_CALLS == ZoomTool({}).max_calls
+    assert ZoomTool({}).max_calls == TOOL_CALL_BUDGET
+    assert agent.extra_fields[TOOL_ERRORS_KEY] == 1
 
 
 @pytest.fixture(scope="module")
 def built(small_roots: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("pair3c")
-    build(BuildConfig(protocol="pair3c", roots=small_roots, out=out, train_per_class=2))
-    write_reference_pool(out / "train.parquet", out / "references.parquet")
+    build(BuildConfig(protocol="pair3c", roots=small_roots, out=out, train_per_class=2, tools=True))
     return out
 
 
@@ -90,14 +102,14 @@ def _hashes(path: Path) -> set[str]:
 
 
 def test_reference_returns_a_normal_training_image_of_the_category(built: Path) -> None:
-    tool = ReferenceTool({"pool": str(built / "references.parquet")})
+    tool = ReferenceTool({"pool": str(built / POOL_NAME)})
     shown = set()
     for request in range(8):
         response, _, metrics = _call(tool, _agent([], f"r{request}"), {}, {"category": "pushpins"})
         (image,) = response.image
         shown.add(image.tobytes())
-        assert metrics == {"reference_calls": 1, "tool_errors": 0}
-    pool = pq.read_table(built / "references.parquet").to_pylist()
+        assert metrics == {"tool_errors": 0}
+    pool = pq.read_table(built / POOL_NAME).to_pylist()
     assert {row["category"] for row in pool} == {"pushpins", "juice_bottle"}
     assert not {hashlib.sha256(row["image"]).hexdigest() for row in pool} & _hashes(built / "test.parquet")
     assert len(shown) > 1  # drawn per rollout, not always the same image
@@ -109,6 +121,15 @@ def test_a_reference_tool_without_its_pool_says_what_it_needs(tmp_path: Path) ->
 
 
 def test_reference_for_an_unknown_category_is_a_readable_error(built: Path) -> None:
-    tool = ReferenceTool({"pool": str(built / "references.parquet")})
+    tool = ReferenceTool({"pool": str(built / POOL_NAME)})
     response, _, metrics = _call(tool, _agent([]), {}, {"category": "teapot"})
     assert "no normal image of 'teapot'" in response.text and metrics["tool_errors"] == 1
+
+
+def test_verl_builds_both_tools_from_the_written_tool_config(built: Path) -> None:
+    from verl.tools.tool_registry import initialize_tools_from_config
+
+    zoom, reference = initialize_tools_from_config(str(built / TOOL_CONFIG_NAME))
+    assert (type(zoom), type(reference)) == (ZoomTool, ReferenceTool)
+    assert reference.config["pool"] == str((built / POOL_NAME).resolve())
+    assert [zoom.name, reference.name] == ["zoom", "reference"]

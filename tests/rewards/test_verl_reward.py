@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from data_prep.prompts import MMAD, PAIR3C, PAIR_BINARY, PROMPTS, SINGLE_AB
 from rewards.composites import COMPOSITES, SUBSCORE_KEYS
 from rewards.judge import close_clients
+from rewards.tool_use import FINAL_TURN_KEY, LAST_ZOOM_KEY, TOOL_CALLS_KEY
 from rewards.verl_reward import compute_score
 from tests.rewards.local_judge import fixed_judge, local_server
 
@@ -39,22 +40,38 @@ ROWS = {
     "mmad": (MMAD, "D", "B"),
     "grounded": (SINGLE_AB, "A", "B"),
     "fad_tq_grounded": (PAIR3C, "C", "B"),
+    "agentic": (SINGLE_AB, "A", "B"),
 }
 THINK = "The query box holds one orange fewer than the reference."
+# agentic: one zoom on exactly the defect, then the response under test as the final turn
+ZOOM_TURN = (
+    '<think>look closer</think><tool_call>\n{"name": "zoom", "arguments": {"bbox_2d": [10, 20, 40, 60]}}\n</tool_call>'
+)
+ZOOMED = {TOOL_CALLS_KEY: 1, LAST_ZOOM_KEY: '{"box": [10, 20, 40, 60], "size": [112, 84]}'}
+
+
+def as_inspection(response: str, info: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """What verl hands the reward for a rollout of the inspection agent: every turn decoded, the final one apart."""
+    return f"{ZOOM_TURN}\ntool\nZoomed into [10, 20, 40, 60].\nassistant\n{response}", {
+        **ZOOMED,
+        **info,
+        FINAL_TURN_KEY: response,
+    }
 
 
 def score(composite: str, response: str, *, info: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, float]:
     """``compute_score`` as verl awaits it, with a full-marks judge on loopback for ``fad_tq``."""
     protocol, truth, _ = ROWS[composite]
+    info = info or INFO
+    if composite == "agentic":
+        response, info = as_inspection(response, info)
 
     async def run() -> dict[str, float]:
         async with local_server(fixed_judge(3, 3)) as url:
             options = {"judge_url": url, "judge_options": {"model": "judge", "max_retries": 0}}
             extra = options if composite.startswith("fad_tq") and composite != "fad_tq_no_judge" else {}
             try:
-                return await compute_score(
-                    protocol, response, truth, info or INFO, composite=composite, **extra, **kwargs
-                )
+                return await compute_score(protocol, response, truth, info, composite=composite, **extra, **kwargs)
             finally:
                 await close_clients()
 
@@ -105,6 +122,7 @@ def test_honest_correct_answer_earns_the_composites_full_reward(composite: str) 
         "mmad": 2,
         "grounded": 3,
         "fad_tq_grounded": 4,
+        "agentic": 3,
     }
     expected = full[composite]
     assert (scores["format"], scores["acc"], scores["score"]) == (1.0, 1.0, pytest.approx(expected))
@@ -132,8 +150,9 @@ def test_instructions_to_the_judge_in_the_reasoning_earn_nothing_extra(composite
         async with local_server(fixed_judge(1, 1)) as url:  # a judge that is not swayed
             options = {"judge_url": url, "judge_options": {"model": "judge", "max_retries": 0}}
             extra = options if composite.startswith("fad_tq") and composite != "fad_tq_no_judge" else {}
+            solution, info = as_inspection(response, INFO) if composite == "agentic" else (response, INFO)
             try:
-                return await compute_score(protocol, response, truth, INFO, composite=composite, **extra)
+                return await compute_score(protocol, solution, truth, info, composite=composite, **extra)
             finally:
                 await close_clients()
 
@@ -179,7 +198,7 @@ def test_weights_come_from_reward_kwargs() -> None:
     ("kwargs", "message"),
     [
         ({"composit": "fad_tq"}, r"unknown reward_kwargs \['composit'\]; valid: \[.*'composite'"),
-        ({"weights": {"fromat": 1}}, r"unknown reward weights \['fromat'\]; valid: \['accuracy', 'focal'"),
+        ({"weights": {"fromat": 1}}, r"unknown reward weights \['fromat'\]; valid: \['accuracy', 'crop', 'focal'"),
         ({"judge_options": {"temperature": 0}}, r"unknown judge_options \['temperature'\]; valid: \[.*'eta'"),
         ({"judge_when": "sometimes"}, "judge_when='sometimes' is not one of"),
         ({"composite": "fad-tq"}, "unknown composite 'fad-tq'; valid: lad_reasoner, lr_iad, fad_tq"),
