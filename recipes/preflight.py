@@ -5,8 +5,9 @@
 Each step is what would otherwise fail only after a cluster job has started: the config composes and passes
 verl's own validation and dataclasses (unknown keys, batch arithmetic); the project's estimator and reward
 manager are registered; the data files exist and their rows load through verl's ``RLHFDataset`` with the
-model's processor within ``data.max_prompt_length``; the reward scores sample responses as it should; the judge
-answers (when it is an endpoint we can reach now). It ends with the resource plan verl will ask Ray for.
+model's processor within ``data.max_prompt_length``; the reward scores sample responses as it should; the tools
+build with verl's registry and their agent loop is registered; the judge answers (when it is an endpoint we can
+reach now). It ends with the resource plan verl will ask Ray for.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from recipes.compose import RecipeError, compose_recipe, list_recipes
+from rewards.tool_use import FINAL_TURN_KEY
 
 # Converted to verl's dataclasses, whose __post_init__ checks run. Not reward.reward_manager: verl 0.9.1's
 # RewardManagerConfig.__post_init__ calls a super().__post_init__() that does not exist, so it always fails
@@ -162,9 +164,14 @@ def check_reward(config: DictConfig) -> str:
         "wrong": f"<think>Compared with the reference, the query differs.</think><answer>{wrong}</answer>",
         "malformed": f"{truth}",
     }
+
+    def scored(text: str) -> dict[str, Any]:
+        # a --tools row is answered in the final turn of a multi-turn rollout (rewards.tool_use)
+        return {**info, FINAL_TURN_KEY: text} if info.get("tools_kwargs") else info
+
     try:
         scores = {
-            name: asyncio.run(compute_score(protocol, text, truth, info, **kwargs))["score"]
+            name: asyncio.run(compute_score(protocol, text, truth, scored(text), **kwargs))["score"]
             for name, text in responses.items()
         }
     except ValueError as error:  # an unknown reward option, composite or protocol: the message lists the valid ones
@@ -172,6 +179,28 @@ def check_reward(config: DictConfig) -> str:
     if not scores["correct"] > scores["wrong"] >= scores["malformed"]:
         raise PreflightError(f"reward does not rank correct > wrong >= malformed: {scores}")
     return ", ".join(f"{name} {value:.2f}" for name, value in scores.items())
+
+
+def check_tools(config: DictConfig) -> str:
+    """The tool config builds with verl's own registry, and the inspection agent loop is registered with verl."""
+    path = _node(config, "actor_rollout_ref.rollout.multi_turn.tool_config_path")
+    if not path:
+        return "no tools"
+    if not Path(path).is_file():
+        raise PreflightError(f"multi_turn.tool_config_path: {path} does not exist (iad-data build --tools writes it)")
+    import verl.experimental.agent_loop  # noqa: F401  (registers the agent loops, ours through recipes.verl_plugin)
+    from verl.experimental.agent_loop.agent_loop import _agent_loop_registry
+    from verl.tools.tool_registry import initialize_tools_from_config
+
+    from data_prep.schema import INSPECTION_AGENT
+
+    try:
+        tools = initialize_tools_from_config(path)
+    except Exception as error:  # verl's registry raises whatever the tool classes raise
+        raise PreflightError(f"{path}: verl could not build the tools: {_one_line(error)}") from error
+    if INSPECTION_AGENT not in _agent_loop_registry:
+        raise PreflightError(f"agent loop {INSPECTION_AGENT} is not registered; known: {sorted(_agent_loop_registry)}")
+    return f"{', '.join(tool.name for tool in tools)} from {path}; agent loop {INSPECTION_AGENT}"
 
 
 def check_judge(config: DictConfig) -> str:
@@ -275,6 +304,7 @@ def run_preflight(recipe: str, overrides: Sequence[str], *, sample_rows: int, co
         ("verl validation", lambda: check_verl_validation(config)),
         ("data", lambda: check_data(config, sample_rows)),
         ("reward", lambda: check_reward(config)),
+        ("tools", lambda: check_tools(config)),
         ("judge", lambda: check_judge(config)),
         ("resources", lambda: check_resources(config)),
     ]

@@ -12,6 +12,7 @@ used.
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
@@ -23,7 +24,11 @@ from data_prep.prompts import (
     PROMPTS,
     THINK_CLOSE,
     THINK_OPEN,
+    TOOL_CALL_CLOSE,
+    TOOL_CALL_OPEN,
+    object_name,
     render_prompt,
+    tools_system_prompt,
 )
 
 # One phrase, so that the think block is all but deterministic and the answer is the response's only real choice:
@@ -99,6 +104,107 @@ def prime_policy(
         loss.backward()
         optimizer.step()
         loss_value = float(loss.detach())
+    model.eval()
+    model.save_pretrained(policy_dir)
+    return loss_value
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Tool use (``iad-data build --tools``): one call, its answer, then the final answer, as verl's tool loop renders them
+
+TOOL_THINK = "look closer first"
+SMALLEST_FRAME = 56  # the tiny processor's smallest image side (4 merged patches)
+# where the primed policy zooms: the four quarters and the centre of the smallest frame. Random boxes were learnt as
+# broken JSON (greedy decoding wrote "[1, 4, 4]}}}}" after 200 steps); five windows are learnt whole, and they
+# overlap a defect by chance, so the zoom's IoU varies between rollouts for RL to work with.
+ZOOM_WINDOWS = ((0, 0, 28, 28), (28, 0, 56, 28), (0, 28, 28, 56), (28, 28, 56, 56), (14, 14, 42, 42))
+
+
+def tool_call_text(name: str, arguments: dict) -> str:
+    """A call as Qwen2.5 writes one (hermes style), what verl's ``hermes`` tool parser reads."""
+    return f'{TOOL_CALL_OPEN}\n{{"name": "{name}", "arguments": {json.dumps(arguments)}}}\n{TOOL_CALL_CLOSE}'
+
+
+def tool_use_examples(n: int, seed: int) -> list[dict]:
+    """``n`` conversations over the papers' protocols, deterministic in ``seed``: the row's system and user turns,
+    a call (``zoom`` on one of ``ZOOM_WINDOWS``, or ``reference``), the tool's turn
+    (an image and the text the tool writes), then a formatted answer drawn uniformly from the options."""
+    rng = random.Random(seed)
+    protocols = sorted(PAPER_PROTOCOLS)
+    examples = []
+    for index in range(n):
+        protocol = protocols[index % len(protocols)]
+        category = rng.choice(OBJECT_CATEGORIES)
+        prompt = render_prompt(protocol, category, 0 if protocol == "single-ab" else 1)
+        if rng.random() < 0.75:
+            box = list(rng.choice(ZOOM_WINDOWS))
+            call, tool_text = tool_call_text("zoom", {"bbox_2d": box}), f"Zoomed into {box}."
+        else:
+            call, tool_text = tool_call_text("reference", {}), f"A normal {object_name(category)}."
+        examples.append(
+            {
+                "system": tools_system_prompt(),
+                "prompt": prompt,
+                "call": f"{THINK_OPEN}{TOOL_THINK}{THINK_CLOSE}{call}",
+                "tool_text": tool_text,
+                "answer": format_response(THINK_PHRASES[0], rng.choice(PROMPTS[protocol].answer_keys)),
+            }
+        )
+    return examples
+
+
+def prime_tool_use(policy_dir: Path, steps: int = 200, batch_size: int = 4, lr: float = 3e-3, seed: int = 0) -> float:
+    """Fine-tune the saved policy in place on whole tool-using conversations (loss on what follows the prompt, image
+    tokens excluded), so that its rollouts call the tools; the final loss."""
+    import numpy as np
+    import torch
+    from PIL import Image
+    from transformers import AutoProcessor, Qwen2_5_VLForConditionalGeneration
+
+    torch.manual_seed(seed)
+    processor = AutoProcessor.from_pretrained(policy_dir)
+    image_pad = processor.tokenizer.convert_tokens_to_ids("<|image_pad|>")
+    model = Qwen2_5_VLForConditionalGeneration.from_pretrained(policy_dir, dtype=torch.float32)
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    rng = np.random.default_rng(seed)
+    loss_value = float("nan")
+
+    def noise() -> Image.Image:
+        return Image.fromarray(rng.integers(0, 256, (SMALLEST_FRAME, SMALLEST_FRAME, 3), dtype=np.uint8))
+
+    examples = tool_use_examples(steps * batch_size, seed)
+    for step, start in enumerate(range(0, len(examples), batch_size)):
+        losses = []
+        for example in examples[start : start + batch_size]:
+            n_images = example["prompt"].count(IMAGE_PLACEHOLDER)
+            text = example["prompt"].replace(IMAGE_PLACEHOLDER, "").strip()
+            user = [{"type": "image"} for _ in range(n_images)] + [{"type": "text", "text": text}]
+            head = [{"role": "system", "content": example["system"]}, {"role": "user", "content": user}]
+            tool = [{"type": "image"}, {"type": "text", "text": example["tool_text"]}]
+            conversation = head + [
+                {"role": "assistant", "content": example["call"]},
+                {"role": "tool", "content": tool},
+                {"role": "assistant", "content": example["answer"]},
+            ]
+            images = [noise() for _ in range(n_images + 1)]
+            prompt_text = processor.apply_chat_template(head, tokenize=False, add_generation_prompt=True)
+            full_text = processor.apply_chat_template(conversation, tokenize=False)
+            full = processor(text=[full_text], images=images, return_tensors="pt")
+            prompt_len = processor(text=[prompt_text], images=images[:n_images] or None, return_tensors="pt")[
+                "input_ids"
+            ].shape[1]
+            labels = full["input_ids"].clone()
+            labels[:, :prompt_len] = -100
+            labels[labels == image_pad] = -100
+            losses.append(model(**full, labels=labels).loss)
+        loss = torch.stack(losses).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        loss_value = float(loss.detach())
+        if step % 50 == 0:
+            print(f"tool-use priming step {step}/{steps}: loss {loss_value:.3f}", flush=True)
     model.eval()
     model.save_pretrained(policy_dir)
     return loss_value

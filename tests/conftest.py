@@ -7,6 +7,7 @@ fail); servers run in their own process groups, so no process outlives the sessi
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +27,17 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> TinyModels:
     """The tiny Qwen2.5-VL policy and Qwen3 judge, built once into the session's temp folder."""
     return build_tiny_models(tmp_path_factory.mktemp("models") / "tiny")
+
+
+@pytest.fixture(scope="session")
+def tool_policy(tiny_models: TinyModels, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny policy primed further on tool-using conversations (about a minute), so that it calls the tools."""
+    from synthetic.priming import prime_tool_use
+
+    policy = tmp_path_factory.mktemp("tool-policy") / "policy"
+    shutil.copytree(tiny_models.policy, policy)
+    prime_tool_use(policy, steps=200)
+    return policy
 
 
 @pytest.fixture(scope="session")

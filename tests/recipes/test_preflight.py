@@ -63,3 +63,32 @@ def test_the_recipes_reward_ranks_correct_over_wrong_over_malformed(tmp_path: Pa
     train = _one_row_dataset(tmp_path)
     detail = check_reward(compose_recipe("fad_tq_gpg", ["+overlay=cpu", f"data.train_files={train}"]))
     assert detail == "correct 2.00, wrong 1.00, malformed 0.00"
+
+
+@pytest.fixture(scope="module")
+def tools_data_dir(small_roots: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from data_prep.build import BuildConfig, build
+
+    data = tmp_path_factory.mktemp("preflight-tools")
+    out = data / "lr_iad_visa2mvtec_tools"
+    build(BuildConfig(protocol="single-ab", roots=small_roots, out=out, datasets=("visa",), tools=True))
+    return data
+
+
+def test_agentic_gpg_builds_its_tools_and_scores_final_turns(
+    tools_data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from recipes.preflight import check_tools
+
+    monkeypatch.setenv("IAD_DATA_DIR", str(tools_data_dir))
+    config = compose_recipe("agentic_gpg", ["+overlay=cpu"])
+    assert check_tools(config).startswith("zoom, reference from ")
+    assert check_reward(config).startswith("correct 2.00")
+
+
+def test_a_missing_tool_config_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from recipes.preflight import check_tools
+
+    monkeypatch.setenv("IAD_DATA_DIR", str(tmp_path))
+    with pytest.raises(PreflightError, match=r"tools.yaml does not exist \(iad-data build --tools writes it\)"):
+        check_tools(compose_recipe("agentic_gpg", ["+overlay=cpu"]))

@@ -137,3 +137,25 @@ def test_priming_covers_the_papers_protocols_only() -> None:
     keys = {key for protocol in PAPER_PROTOCOLS for key in PROMPTS[protocol].answer_keys}
     assert all(response.split("<answer>")[1].removesuffix("</answer>") in keys for _, response, _ in examples)
     assert all("Output the thinking process" in prompt for prompt, _, _ in examples)
+
+
+def test_tool_use_examples_call_the_tools_as_verls_hermes_parser_reads_them() -> None:
+    """Each priming conversation's call is one the parser accepts, names a tool with valid arguments, and the
+    examples are the same for the same seed."""
+    import json
+    import re
+
+    from agent_tools.inspection import parse_box
+    from synthetic.priming import tool_use_examples
+
+    examples = tool_use_examples(60, seed=3)
+    assert examples == tool_use_examples(60, seed=3)
+    names = set()
+    for example in examples:
+        (body,) = re.findall(r"<tool_call>(.*?)</tool_call>", example["call"], re.DOTALL)  # verl's hermes regex
+        call = json.loads(body)
+        names.add(call["name"])
+        if call["name"] == "zoom":
+            assert not isinstance(parse_box(call["arguments"]["bbox_2d"], (56, 56)), str)
+        assert example["answer"].endswith("</answer>") and "# Tools" in example["system"]
+    assert names == {"zoom", "reference"}
