@@ -24,6 +24,8 @@ from typing import Any
 
 from data_prep.outputs import write_atomic
 from data_prep.prompts import MMAD
+from data_prep.tools import TOOL_CONFIG_NAME
+from evaluation.inspection import InspectionBackend
 from evaluation.records import METRICS, RECORDS, read_records
 from evaluation.runner import (
     EvaluationError,
@@ -54,15 +56,22 @@ def _run(args: argparse.Namespace) -> int:
         "limit": args.limit,
         "max_tokens": args.max_tokens,
     }
+    tools = any(sample.tools_kwargs for sample in samples)
+    if tools:
+        if args.base_url:
+            raise EvaluationError("rows built with --tools run their tools here: give --model (vLLM in this process)")
+        run_info["tool_config"] = str(args.tool_config or args.test_file.parent / TOOL_CONFIG_NAME)
     claim_output(args.out, run_info, overwrite=args.overwrite)  # before the engine starts: refusals are quick
-    if args.base_url:
+    kwargs = {}
+    if args.cpu_settings:
+        from cpu_support import vllm_settings
+
+        kwargs = dict(vllm_settings.OFFLINE_KWARGS)
+    if tools:
+        backend = InspectionBackend(args.model, Path(run_info["tool_config"]), max_tokens=args.max_tokens, **kwargs)
+    elif args.base_url:
         backend = OpenAIBackend(args.base_url, args.served_model, max_tokens=args.max_tokens)
     else:
-        kwargs = {}
-        if args.cpu_settings:
-            from cpu_support import vllm_settings
-
-            kwargs = dict(vllm_settings.OFFLINE_KWARGS)
         max_images = max(sum(part["type"] == "image_url" for part in s.messages[0]["content"]) for s in samples)
         backend = VLLMBackend(args.model, max_tokens=args.max_tokens, max_images=max(max_images, 1), **kwargs)
     records = run(samples, backend, args.out, batch_size=args.batch_size)
@@ -160,6 +169,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_parser.add_argument("--limit", type=int, help="only the first N rows")
     run_parser.add_argument("--name", help="the model's name in tables (default: the model folder's name)")
     run_parser.add_argument("--overwrite", action="store_true", help="start over instead of resuming --out")
+    run_parser.add_argument(
+        "--tool-config", type=Path, help="--tools rows: verl's tool config (default: tools.yaml beside the test file)"
+    )
     run_parser.add_argument(
         "--cpu-settings", action="store_true", help="vLLM's CPU build settings (eager, fixed KV cache)"
     )

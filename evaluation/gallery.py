@@ -3,7 +3,9 @@
 ``python -m evaluation gallery RECORDS --out DIR`` writes ``DIR/gallery.html``: one card per record with its
 reference and query images (embedded as data URLs: no server, works offline), the true boxes (green, the masks'
 boxes from ``data_prep.boxes``) and the predicted ones (red) drawn on the query, the reasoning, the answer against
-the truth, the IoU of grounded rows and the judge's scores where the records have them. Filters (right / wrong,
+the truth, the IoU of grounded rows and the judge's scores where the records have them. Records of ``--tools``
+rows also show the inspection: the last zoom's box (blue) on the query, the crop the policy saw, the calls and
+every turn, and the crop's IoU with the defect. Filters (right / wrong,
 category, true answer) and a sort by IoU run in the page; ``#filter=wrong`` in the address sets the first filter.
 The images come from the test parquet the records were made from (the run's ``run.json``, or ``--test-file``).
 """
@@ -25,7 +27,7 @@ from evaluation.records import RUN_INFO
 from rewards.parsing import parse_response
 
 GALLERY: Final = "gallery.html"
-TRUE_COLOUR, PREDICTED_COLOUR = (40, 200, 80), (230, 40, 40)
+TRUE_COLOUR, PREDICTED_COLOUR, ZOOM_COLOUR = (40, 200, 80), (230, 40, 40), (40, 90, 230)
 JUDGE_KEYS: Final = ("tq", "conciseness", "relevance")
 THUMBNAIL: Final = 224  # the longer side of an image on a card, in pixels
 
@@ -42,12 +44,18 @@ def _scaled(image: Image.Image) -> tuple[Image.Image, float]:
     return image.convert("RGB").resize(size, Image.Resampling.NEAREST if scale > 1 else Image.Resampling.BICUBIC), scale
 
 
-def draw_query(data: bytes, true_boxes: Sequence[Sequence[float]], predicted: Sequence[Sequence[float]]) -> str:
-    """The query image scaled to the card, true boxes in green and predicted ones in red, as a data URL."""
+def draw_query(
+    data: bytes,
+    true_boxes: Sequence[Sequence[float]],
+    predicted: Sequence[Sequence[float]],
+    zooms: Sequence[Sequence[float]] = (),
+) -> str:
+    """The query image scaled to the card, true boxes in green, predicted ones in red and zooms in blue, as a data
+    URL."""
     with Image.open(io.BytesIO(data)) as source:
         image, scale = _scaled(source)
     draw = ImageDraw.Draw(image)
-    for boxes, colour in ((true_boxes, TRUE_COLOUR), (predicted, PREDICTED_COLOUR)):
+    for boxes, colour in ((true_boxes, TRUE_COLOUR), (predicted, PREDICTED_COLOUR), (zooms, ZOOM_COLOUR)):
         for box in boxes:
             draw.rectangle([value * scale for value in box], outline=colour, width=2)
     return _data_url(image)
@@ -58,19 +66,53 @@ def _reference(data: bytes) -> str:
         return _data_url(_scaled(source)[0])
 
 
+def _zoom_box(record: Mapping[str, Any], data: bytes) -> list[float] | None:
+    """The last zoom's box in the stored query's pixels (the tool records it in the frame it was given in)."""
+    zoom = record.get("zoom")
+    if not zoom:
+        return None
+    with Image.open(io.BytesIO(data)) as source:
+        size = source.size
+    (x1, y1, x2, y2), (width, height) = zoom["box"], zoom["size"]
+    return [x1 * size[0] / width, y1 * size[1] / height, x2 * size[0] / width, y2 * size[1] / height]
+
+
+def _crop(data: bytes, box: Sequence[float]) -> str:
+    with Image.open(io.BytesIO(data)) as source:
+        return _data_url(_scaled(source.convert("RGB").crop(tuple(round(v) for v in box)))[0])
+
+
+def _inspection(record: Mapping[str, Any]) -> str:
+    """Every turn of a tool-using record, with each call's result after the turn that made it."""
+    calls = list(record.get("tool_calls") or [])
+    parts = []
+    for number, turn in enumerate(record.get("turns") or []):
+        parts.append(f"[turn {number + 1}] {turn}")
+        if number < len(calls):
+            parts.append(f"[{calls[number]['name']}] {calls[number]['result']}")
+    return "\n".join(parts)
+
+
 def _card(record: Mapping[str, Any], images: Sequence[bytes]) -> str:
     parsed = parse_response(record["response"])
     think = parsed.think if parsed.format_ok else record["response"]
     right = record["predicted"] is not None and record["predicted"] == record["truth"]
-    iou = record.get("iou")
+    iou = record.get("iou", record.get("crop_iou"))
     references = "".join(f'<img alt="reference" src="{_reference(data)}">' for data in images[:-1])
-    query = draw_query(images[-1], record.get("true_boxes") or [], record.get("pred_boxes") or [])
+    zoom = _zoom_box(record, images[-1])
+    true_boxes = record.get("true_boxes") or record.get("defect_boxes") or []
+    query = draw_query(images[-1], true_boxes, record.get("pred_boxes") or [], [zoom] if zoom else [])
+    crop = f'<img alt="zoom crop" src="{_crop(images[-1], zoom)}">' if zoom else ""
     judge = " ".join(f"{key} {record[key]:.2f}" for key in JUDGE_KEYS if isinstance(record.get(key), int | float))
     facts = [
         f"<b>{'right' if right else 'wrong'}</b>: answered {html.escape(str(record['predicted']))}, "
         f"truth {html.escape(str(record['truth']))}",
         f"{html.escape(str(record['category']))}" + (f" · IoU {iou:.2f}" if iou is not None else ""),
     ] + ([html.escape(judge)] if judge else [])
+    if "tool_calls" in record:
+        names = ", ".join(call["name"] for call in record["tool_calls"]) or "none"
+        facts.append(f"tool calls: {html.escape(names)}")
+        think = _inspection(record)
     attributes = {
         "data-right": "right" if right else "wrong",
         "data-category": str(record["category"]),
@@ -80,7 +122,7 @@ def _card(record: Mapping[str, Any], images: Sequence[bytes]) -> str:
     attrs = " ".join(f'{key}="{html.escape(value)}"' for key, value in attributes.items())
     return (
         f'<article class="card {"right" if right else "wrong"}" {attrs}>'
-        f'<div class="images">{references}<img alt="query" src="{query}"></div>'
+        f'<div class="images">{references}<img alt="query" src="{query}">{crop}</div>'
         f"<p>{'<br>'.join(facts)}</p><details><summary>reasoning</summary><pre>{html.escape(think or '')}</pre>"
         f"</details></article>"
     )
@@ -130,6 +172,8 @@ document.addEventListener('DOMContentLoaded', () => {
 def render_gallery(records: Sequence[Mapping[str, Any]], images: Sequence[Sequence[bytes]], title: str) -> str:
     """The page: ``images[i]`` are record ``i``'s images, references first and the query last."""
     cards = "".join(_card(record, row_images) for record, row_images in zip(records, images, strict=True))
+    zooms = any("zoom" in record for record in records)
+    legend = "green: true boxes, red: predicted" + (", blue: the last zoom" if zooms else "")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title><style>{_STYLE}</style></head>
 <body data-errors="0"><header><h1>{html.escape(title)}</h1>
@@ -139,7 +183,7 @@ def render_gallery(records: Sequence[Mapping[str, Any]], images: Sequence[Sequen
 </select></label>
 <label>truth <select id="truth"><option value="">all</option>{_options([str(r["truth"]) for r in records])}</select>
 </label> <button id="sort">sort by IoU</button> <span id="count">{len(records)}</span> of {len(records)} shown;
-green: true boxes, red: predicted</header>
+{legend}</header>
 <main class="grid" id="grid">{cards}</main><script>{_SCRIPT}</script></body></html>
 """
 

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from data_prep.outputs import write_atomic
 from data_prep.prompts import GROUNDING_INSTRUCTION, IMAGE_PLACEHOLDER, MMAD, PROMPTS
+from evaluation.inspection import Inspection, answer_text, tool_metrics
 from evaluation.localization import image_iou, localization_metrics
 from evaluation.metrics import bootstrap_ci, nan_to_none, record_statistics, summarize_by
 from evaluation.mmad import mmad_answer
@@ -51,6 +52,14 @@ class Sample:
     options: tuple[tuple[str, str], ...] = ()
     # grounded rows (the prompt asks for the defect's box): the true boxes, in the stored query image's pixels
     true_boxes: tuple[tuple[int, ...], ...] | None = None
+    # --tools rows (evaluation.inspection): the system turn offering the tools, what each tool's create gets, the
+    # user turn and the images as stored, and the defect's boxes in the query's frame (the zoom's IoU)
+    tools_kwargs: dict[str, Any] | None = None
+    system: str | None = None
+    prompt_text: str = ""
+    images: tuple[bytes, ...] = ()
+    defect_boxes: tuple[tuple[int, ...], ...] = ()
+    query_size: tuple[int, ...] = ()
 
 
 def _image_mime(data: bytes) -> str:
@@ -91,6 +100,17 @@ def load_samples(test_file: Path, limit: int | None = None) -> list[Sample]:
         if protocol not in PROMPTS:
             raise EvaluationError(f"{test_file} row {position}: unknown protocol {protocol!r}; known: {list(PROMPTS)}")
         extra = row["extra_info"] or {}
+        tools = extra.get("tools_kwargs")
+        tool_fields = {}
+        if tools:
+            tool_fields = {
+                "tools_kwargs": tools,
+                "system": row["prompt"][0]["content"] if row["prompt"][0]["role"] == "system" else None,
+                "prompt_text": row["prompt"][-1]["content"],
+                "images": tuple(image["bytes"] for image in row["images"]),
+                "defect_boxes": tuple(tuple(box) for box in extra.get("boxes") or ()),
+                "query_size": tuple(extra.get("query_size") or ()),
+            }
         samples.append(
             Sample(
                 index=position,
@@ -103,13 +123,17 @@ def load_samples(test_file: Path, limit: int | None = None) -> list[Sample]:
                 task=extra.get("task"),
                 options=tuple((o["key"], o["text"]) for o in extra.get("options") or ()),
                 true_boxes=_true_boxes(row["prompt"][-1]["content"], extra),
+                **tool_fields,
             )
         )
     return samples
 
 
-def make_record(sample: Sample, response: str) -> dict[str, Any]:
-    """What one response is worth, parsed as the rewards parse it."""
+def make_record(sample: Sample, response: str, inspection: Inspection | None = None) -> dict[str, Any]:
+    """What one response is worth, parsed as the rewards parse it; with tools, the trajectory too, and the answer
+    read in its final turn."""
+    if inspection is not None:
+        response = answer_text(inspection)
     rules = score_rules(response, sample.truth, sample.protocol)
     record = {
         "index": sample.index,
@@ -128,6 +152,10 @@ def make_record(sample: Sample, response: str) -> dict[str, Any]:
         truth = [list(box) for box in sample.true_boxes]
         record |= {"true_boxes": truth, "pred_boxes": [list(box) for box in predicted]}
         record["iou"] = image_iou(predicted, truth)
+    if inspection is not None:
+        boxes = [list(box) for box in sample.defect_boxes]
+        record |= {"defect_boxes": boxes, "query_size": list(sample.query_size)}
+        record |= inspection.record_fields(boxes, sample.query_size)
     if sample.protocol == MMAD:
         record |= {
             "image": sample.query_image,
@@ -244,8 +272,10 @@ def run(
         tqdm(total=len(samples), initial=len(samples) - len(todo), desc="evaluating", disable=not progress) as bar,
     ):
         for batch in _batches(todo, batch_size):
-            for sample, response in zip(batch, backend.generate(batch), strict=True):
-                record = make_record(sample, response)
+            inspections = backend.inspect(batch) if hasattr(backend, "inspect") else [None] * len(batch)
+            responses = [i.final_turn for i in inspections] if hasattr(backend, "inspect") else backend.generate(batch)
+            for sample, response, inspection in zip(batch, responses, inspections, strict=True):
+                record = make_record(sample, response, inspection)
                 done[record["index"]] = record
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")
             handle.flush()
@@ -288,7 +318,10 @@ def compute_metrics(
         "by_category": {category: nan_to_none(asdict(metrics)) for category, metrics in by_category.items()},
         "ci": ci,
         "bootstrap": {"n_resamples": n_resamples, "confidence": 0.95, "seed": seed},
-    } | ({"localization": localization} if (localization := localization_metrics(records, seed=seed)) else {})
+    } | (
+        ({"localization": localization} if (localization := localization_metrics(records, seed=seed)) else {})
+        | ({"tools": nan_to_none(tools)} if (tools := tool_metrics(records)) else {})
+    )
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:

@@ -163,3 +163,21 @@ def test_an_openai_compatible_endpoint_is_scored_the_same_way(
     assert len(records) == 8 and any(record["format_ok"] for record in records)
     metrics = json.loads((tmp_path / "eval" / METRICS).read_text())
     assert metrics["model"] == "policy" and metrics["n"] == 8
+
+
+def test_tool_rows_run_the_tools_between_the_policys_turns(
+    tool_policy: Path, small_roots: dict[str, Path], tmp_path: Path
+) -> None:
+    """--tools rows: the primed policy zooms (greedy), the zoom tool answers with the crop, the policy answers after
+    it, and the metrics count the calls and the zoom's IoU with the defect."""
+    data = tmp_path / "data"
+    build(BuildConfig(protocol="single-ab", roots=small_roots, out=data, datasets=("visa",), tools=True))
+    metrics = _evaluate(tool_policy, data / "test.parquet", tmp_path / "eval", "--max-tokens", "96")
+    records = read_records(tmp_path / "eval" / RECORDS)
+    zoomed = [record for record in records if record["tool_calls"] and record["tool_calls"][0]["name"] == "zoom"]
+    assert zoomed and all(record["tool_calls"][0]["result"].startswith("Zoomed into [") for record in zoomed)
+    assert all(len(record["turns"]) == len(record["tool_calls"]) + 1 for record in zoomed)  # answered after the call
+    assert metrics["tools"]["calls_per_sample"] > 0 and metrics["tools"]["n_anomalous"] > 0
+    anomalous_zoomed = [record["crop_iou"] for record in zoomed if record["crop_iou"] is not None]
+    assert metrics["tools"]["crop_iou_zoomed"] == pytest.approx(sum(anomalous_zoomed) / len(anomalous_zoomed))
+    assert metrics["overall"]["format_rate"] > 0  # final turns read as answers
