@@ -148,6 +148,8 @@ SUBSCORE_KEYS: Final = (
     "crop_iou",
     "tool_calls",
     "tool_errors",
+    "zoom_calls",
+    "reference_calls",
     "tool_penalty",
     "conciseness",
     "relevance",

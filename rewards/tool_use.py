@@ -73,10 +73,12 @@ def crop_iou(extra_info: Mapping[str, Any], truth: Sequence[Sequence[int]], quer
 
 
 def tool_counts(extra_info: Mapping[str, Any]) -> dict[str, float]:
-    """The rollout's tool calls and errors, as sub-scores (0 where no tool was called)."""
+    """The rollout's tool calls (all, and those each tool answered) and errors, as sub-scores (0 without calls)."""
     return {
         "tool_calls": float(extra_info.get(TOOL_CALLS_KEY) or 0),
         "tool_errors": float(extra_info.get(TOOL_ERRORS_KEY) or 0),
+        "zoom_calls": float(extra_info.get(ZOOM_CALLS_KEY) or 0),
+        "reference_calls": float(extra_info.get(REFERENCE_CALLS_KEY) or 0),
     }
 
 

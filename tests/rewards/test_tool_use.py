@@ -9,7 +9,14 @@ from typing import Any
 
 import pytest
 
-from rewards.tool_use import FINAL_TURN_KEY, LAST_ZOOM_KEY, TOOL_CALLS_KEY, TOOL_ERRORS_KEY
+from rewards.tool_use import (
+    FINAL_TURN_KEY,
+    LAST_ZOOM_KEY,
+    REFERENCE_CALLS_KEY,
+    TOOL_CALLS_KEY,
+    TOOL_ERRORS_KEY,
+    ZOOM_CALLS_KEY,
+)
 from rewards.verl_reward import compute_score
 
 DEFECT = [10, 20, 40, 60]
@@ -26,6 +33,8 @@ def info(final_turn: str = HONEST, zoom: list[int] | None = DEFECT, frame: list[
         FINAL_TURN_KEY: final_turn,
         TOOL_CALLS_KEY: 1,
         TOOL_ERRORS_KEY: 0,
+        ZOOM_CALLS_KEY: 1 if zoom else 0,
+        REFERENCE_CALLS_KEY: 0,
         LAST_ZOOM_KEY: json.dumps({"box": zoom, "size": frame}) if zoom else "",
     }
     return record | fields
@@ -40,6 +49,7 @@ def test_a_zoom_on_the_defect_and_the_right_answer_earn_the_full_reward() -> Non
     scores = score(info())
     assert (scores["format"], scores["acc"], scores["crop_iou"], scores["score"]) == (1.0, 1.0, 1.0, 3.0)
     assert (scores["tool_calls"], scores["tool_errors"], scores["tool_penalty"]) == (1.0, 0.0, 0.0)
+    assert (scores["zoom_calls"], scores["reference_calls"]) == (1.0, 0.0)
 
 
 def test_zooming_on_the_whole_image_earns_only_the_defects_share_of_it() -> None:
