@@ -10,6 +10,9 @@ to the rollout's ``extra_fields`` (which verl hands the reward as ``extra_info``
   ``extra_fields`` key by key across the batch, and a key that some rollouts lack would differ between chunks.
 
 Imported where verl's tool agent loop is (``recipes.verl_plugin``), so it is registered in every agent-loop worker.
+What it relies on in verl (``WATCHED``, digests in ``tests/cpu_support/test_verl_cpu_canary.py``): ``run`` returns
+the response mask and ``extra_fields``; ``_call_tool`` hands tools ``create_kwargs`` and ``agent_data`` and drops
+their metrics; the reward manager merges ``extra_fields`` into ``extra_info``.
 """
 
 from __future__ import annotations
@@ -22,6 +25,12 @@ from verl.experimental.agent_loop.tool_agent_loop import ToolAgentLoop
 
 from data_prep.schema import INSPECTION_AGENT
 from rewards.tool_use import FINAL_TURN_KEY, TOOL_FIELDS
+
+WATCHED = (
+    "verl.experimental.agent_loop.tool_agent_loop.ToolAgentLoop.run",
+    "verl.experimental.agent_loop.tool_agent_loop.ToolAgentLoop._call_tool",
+    "verl.experimental.reward_loop.reward_manager.naive.NaiveRewardManager.run_single",
+)
 
 
 def final_turn_ids(response_ids: Sequence[int], response_mask: Sequence[int]) -> list[int]:

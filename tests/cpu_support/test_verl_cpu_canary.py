@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import agent_tools.loop
 import recipes.trainer
 from cpu_support.verl_cpu import internals
 
@@ -66,9 +67,20 @@ WATCHED_SOURCE_SHA256 = {
     "verl.trainer.ppo.v1.replay_buffer.ReplayBuffer._wait_for_next_poll": (
         "10088bf03da693830d23be51540b04ad3e21e34566f70cbe8863f2867873f8cd"
     ),
+    # agent_tools/loop.py (the inspection agent loop, the tools' records reaching the reward)
+    "verl.experimental.agent_loop.tool_agent_loop.ToolAgentLoop.run": (
+        "4d3b05be93f3261c1f4d0d4d9b3283e88d5b5de57515d585c32a6ff698b1ad0f"
+    ),
+    "verl.experimental.agent_loop.tool_agent_loop.ToolAgentLoop._call_tool": (
+        "f89d8960df1fe382689b7c3027e8b19118e2d22822b04617aff35bca8b722567"
+    ),
+    "verl.experimental.reward_loop.reward_manager.naive.NaiveRewardManager.run_single": (
+        "89e2c1e4e0d30a796115312f9fcb5dfc0ab3cf4baa1168321286448898276ec2"
+    ),
 }
 
 TRAINER_WORK_AROUND = "recipes/trainer.py (the subclass behind verl's sync trainer mode)"
+AGENT_LOOP_WORK_AROUND = "agent_tools/loop.py (the inspection agent loop and the tools' extra_fields)"
 
 
 def _watchers() -> dict[str, str]:
@@ -79,6 +91,8 @@ def _watchers() -> dict[str, str]:
             watchers.setdefault(name, fix.name)
     for name in recipes.trainer.WATCHED:
         watchers.setdefault(name, TRAINER_WORK_AROUND)
+    for name in agent_tools.loop.WATCHED:
+        watchers.setdefault(name, AGENT_LOOP_WORK_AROUND)
     return watchers
 
 
