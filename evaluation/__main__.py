@@ -68,7 +68,10 @@ def _run(args: argparse.Namespace) -> int:
 
         kwargs = dict(vllm_settings.OFFLINE_KWARGS)
     if tools:
-        backend = InspectionBackend(args.model, Path(run_info["tool_config"]), max_tokens=args.max_tokens, **kwargs)
+        most_images = max(len(sample.images) for sample in samples)
+        backend = InspectionBackend(
+            args.model, Path(run_info["tool_config"]), max_tokens=args.max_tokens, max_images=most_images, **kwargs
+        )
     elif args.base_url:
         backend = OpenAIBackend(args.base_url, args.served_model, max_tokens=args.max_tokens)
     else:

@@ -20,7 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rewards.tool_use import LAST_ZOOM_KEY, TOOL_CALLS_KEY, TOOL_ERRORS_KEY, crop_iou, final_answer_text
+from rewards.tool_use import (
+    FINAL_TURN_KEY,
+    LAST_ZOOM_KEY,
+    TOOL_CALLS_KEY,
+    TOOL_ERRORS_KEY,
+    crop_iou,
+    final_answer_text,
+)
 
 MAX_TURNS = 5  # four calls and the answer (the recipe's max_assistant_turns)
 
@@ -53,8 +60,6 @@ class Inspection:
 
 def answer_text(inspection: Inspection) -> str:
     """The text the answer is read from: the final turn, nothing when it called a tool (``rewards.tool_use``)."""
-    from rewards.tool_use import FINAL_TURN_KEY
-
     return final_answer_text({FINAL_TURN_KEY: inspection.final_turn})
 
 
@@ -62,8 +67,16 @@ class InspectionBackend:
     """vLLM in this process, running each sample's turns and the tools between them, a batch at a time."""
 
     def __init__(
-        self, model: Path | str, tool_config: Path, *, max_tokens: int = 512, max_turns: int = MAX_TURNS, **engine
+        self,
+        model: Path | str,
+        tool_config: Path,
+        *,
+        max_tokens: int = 512,
+        max_turns: int = MAX_TURNS,
+        max_images: int = 2,
+        **engine: Any,
     ) -> None:
+        """``max_images``: the most images a row has; each turn's call may add one more."""
         from transformers import AutoProcessor
         from verl.experimental.agent_loop.tool_parser import ToolParser
         from verl.tools.tool_registry import initialize_tools_from_config
@@ -76,7 +89,7 @@ class InspectionBackend:
         self.parser = ToolParser.get_tool_parser("hermes", self.processor.tokenizer)
         self.tools = {tool.name: tool for tool in initialize_tools_from_config(str(tool_config))}
         self.max_turns = max_turns
-        engine = {"limit_mm_per_prompt": {"image": 2 + max_turns, "video": 0}, **engine}
+        engine = {"limit_mm_per_prompt": {"image": max_images + max_turns, "video": 0}, **engine}
         self.llm = LLM(model=str(model), **engine)
         self.sampling = SamplingParams(temperature=0.0, max_tokens=max_tokens)
 
