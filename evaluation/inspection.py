@@ -20,14 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rewards.tool_use import (
-    FINAL_TURN_KEY,
-    LAST_ZOOM_KEY,
-    TOOL_CALLS_KEY,
-    TOOL_ERRORS_KEY,
-    crop_iou,
-    final_answer_text,
-)
+from rewards.tool_use import LAST_ZOOM_KEY, TOOL_CALLS_KEY, TOOL_ERRORS_KEY, crop_iou
 
 MAX_TURNS = 5  # four calls and the answer (the recipe's max_assistant_turns)
 
@@ -56,11 +49,6 @@ class Inspection:
             "zoom": json.loads(zoom) if zoom else None,
             "crop_iou": iou,
         }
-
-
-def answer_text(inspection: Inspection) -> str:
-    """The text the answer is read from: the final turn, nothing when it called a tool (``rewards.tool_use``)."""
-    return final_answer_text({FINAL_TURN_KEY: inspection.final_turn})
 
 
 class InspectionBackend:

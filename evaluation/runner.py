@@ -25,13 +25,14 @@ from typing import Any, Protocol
 
 from data_prep.outputs import write_atomic
 from data_prep.prompts import GROUNDING_INSTRUCTION, IMAGE_PLACEHOLDER, MMAD, PROMPTS
-from evaluation.inspection import Inspection, answer_text, tool_metrics
+from evaluation.inspection import Inspection, InspectionBackend, tool_metrics
 from evaluation.localization import image_iou, localization_metrics
 from evaluation.metrics import bootstrap_ci, nan_to_none, record_statistics, summarize_by
 from evaluation.mmad import mmad_answer
 from evaluation.records import RECORDS, RUN_INFO, read_records
 from rewards.localization import predicted_boxes
 from rewards.rules import score_rules
+from rewards.tool_use import answer_in_turn
 
 
 class EvaluationError(ValueError):
@@ -133,7 +134,7 @@ def make_record(sample: Sample, response: str, inspection: Inspection | None = N
     """What one response is worth, parsed as the rewards parse it; with tools, the trajectory too, and the answer
     read in its final turn."""
     if inspection is not None:
-        response = answer_text(inspection)
+        response = answer_in_turn(inspection.final_turn)
     rules = score_rules(response, sample.truth, sample.protocol)
     record = {
         "index": sample.index,
@@ -272,8 +273,11 @@ def run(
         tqdm(total=len(samples), initial=len(samples) - len(todo), desc="evaluating", disable=not progress) as bar,
     ):
         for batch in _batches(todo, batch_size):
-            inspections = backend.inspect(batch) if hasattr(backend, "inspect") else [None] * len(batch)
-            responses = [i.final_turn for i in inspections] if hasattr(backend, "inspect") else backend.generate(batch)
+            if isinstance(backend, InspectionBackend):
+                inspections = backend.inspect(batch)
+                responses = [inspection.final_turn for inspection in inspections]
+            else:
+                inspections, responses = [None] * len(batch), backend.generate(batch)
             for sample, response, inspection in zip(batch, responses, inspections, strict=True):
                 record = make_record(sample, response, inspection)
                 done[record["index"]] = record

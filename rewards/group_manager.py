@@ -30,7 +30,7 @@ from verl.experimental.reward_loop.reward_manager.naive import NaiveRewardManage
 
 from rewards.options import DEFAULT_GROUP_TIMEOUT_S, RewardOptions
 from rewards.rules import score_rules
-from rewards.tool_use import FINAL_TURN_KEY, final_answer_text
+from rewards.tool_use import scored_response
 
 LEDGER_ACTOR_NAME: Final = "iad_reward_group_ledger"
 logger = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ class GroupRewardManager(NaiveRewardManager):
         ground_truth = item.non_tensor_batch["reward_model"]["ground_truth"]
         extra_info = dict(item.non_tensor_batch.get("extra_info", {}) or {})
         extra_info.update(item.non_tensor_batch.get("tool_extra_fields", None) or {})  # as verl's naive manager
-        answered = final_answer_text(extra_info) if FINAL_TURN_KEY in extra_info else response
+        answered = scored_response(response, extra_info)
         correct = score_rules(answered, ground_truth, data_source, require_format=self.require_format).correct
         uid = item.non_tensor_batch.get("uid")
         if uid is None:  # not a GRPO-style group: the rollout is its own group

@@ -42,6 +42,11 @@ TOOL_FIELDS: Final = {
 }
 
 
+def answer_in_turn(turn: str) -> str:
+    """A final turn as the text its answer is read from: nothing when the turn called a tool."""
+    return "" if TOOL_CALL_OPEN in turn else turn
+
+
 def final_answer_text(extra_info: Mapping[str, Any]) -> str:
     """The text the answer is read from: the final turn, or nothing when that turn called a tool."""
     if FINAL_TURN_KEY not in extra_info:
@@ -49,8 +54,13 @@ def final_answer_text(extra_info: Mapping[str, Any]) -> str:
             "a tool-use reward needs the rollout's final turn (extra_info['iad_final_turn']): run the rows with "
             "the inspection agent loop (iad-data build --tools writes agent_name for it)"
         )
-    turn = str(extra_info[FINAL_TURN_KEY] or "")
-    return "" if TOOL_CALL_OPEN in turn else turn
+    return answer_in_turn(str(extra_info[FINAL_TURN_KEY] or ""))
+
+
+def scored_response(solution_str: str, extra_info: Mapping[str, Any]) -> str:
+    """What the rules read: the final turn of a multi-turn rollout (``solution_str`` holds every turn and tool
+    output), else the whole response."""
+    return final_answer_text(extra_info) if FINAL_TURN_KEY in extra_info else solution_str
 
 
 def last_zoom(extra_info: Mapping[str, Any]) -> tuple[list[float], tuple[int, int]] | None:

@@ -14,7 +14,7 @@ from rewards.composites import Rollout, complete, composite_for
 from rewards.group_manager import GroupRewardManager
 from rewards.options import RewardOptions
 from rewards.rules import score_rules
-from rewards.tool_use import FINAL_TURN_KEY, final_answer_text
+from rewards.tool_use import scored_response
 
 __all__ = ["GroupRewardManager", "compute_score"]
 
@@ -37,8 +37,7 @@ async def compute_score(
     options = RewardOptions.from_kwargs(reward_kwargs)
     composite = composite_for(data_source, options.composite)
     extra_info = extra_info or {}
-    # a multi-turn rollout (tools) is answered in its final turn; solution_str holds every turn and tool response
-    response = final_answer_text(extra_info) if FINAL_TURN_KEY in extra_info else solution_str
+    response = scored_response(solution_str, extra_info)
     rules = score_rules(response, ground_truth, data_source, require_format=options.require_format)
     rollout = Rollout(data_source, response, extra_info, rules, options, reward_router_address)
     return complete(rules.subscores() | await composite(rollout))
