@@ -13,8 +13,11 @@ used.
 from __future__ import annotations
 
 import json
+import math
 import random
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from data_prep.prompts import (
     ANSWER_CLOSE,
@@ -35,6 +38,7 @@ from data_prep.prompts import (
 # with six phrases drawn at random, every rollout's phrase took its group's advantage too, and that noise, in the
 # weights the answer shares, kept the tiny policy from learning anything within minutes (synthetic.learning_task).
 THINK_PHRASES = ("the query matches the reference",)
+SMALLEST_FRAME = 56  # the tiny processor's smallest image side (4 merged patches): the priming images' size
 OBJECT_CATEGORIES = ("breakfast_box", "juice_bottle", "pushpins", "screw_bag", "splicing_connectors", "bottle")
 
 
@@ -71,6 +75,42 @@ def prime_policy(
     policy_dir: Path, steps: int = 150, batch_size: int = 8, lr: float = 3e-3, seed: int = 0, *, grounding: bool = False
 ) -> float:
     """Fine-tune the saved policy in place on formatted responses (loss on the response only); the final loss."""
+    examples = priming_examples(steps * batch_size, seed, grounding=grounding)
+    return _fine_tune(policy_dir, examples, batch_size, lr, seed, _encode_reply, "format priming")
+
+
+def _encode_reply(processor, example: tuple[str, str, int], noise: Callable[[], Any]) -> tuple[Any, Any]:
+    """One (prompt, response, number of images) as model inputs, labels on the response only."""
+    prompt, response, n_images = example
+    images = [noise() for _ in range(n_images)]
+    content = [{"type": "image"} for _ in range(n_images)] + [
+        {"type": "text", "text": prompt.replace(IMAGE_PLACEHOLDER, "").strip()}
+    ]
+    messages = [{"role": "user", "content": content}]
+    prompt_text = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    full = processor(text=[prompt_text + response + "<|im_end|>"], images=images or None, return_tensors="pt")
+    return full, _labels_after(processor, full, prompt_text, images)
+
+
+def _labels_after(processor, full: Any, prompt_text: str, prompt_images: list) -> Any:
+    """``full``'s tokens as labels, the prompt's (rendered with its images) masked out."""
+    prompt = processor(text=[prompt_text], images=prompt_images or None, return_tensors="pt")
+    labels = full["input_ids"].clone()
+    labels[:, : prompt["input_ids"].shape[1]] = -100
+    return labels
+
+
+def _fine_tune(
+    policy_dir: Path,
+    examples: Sequence[Any],
+    batch_size: int,
+    lr: float,
+    seed: int,
+    encode: Callable[[Any, Any, Callable[[], Any]], tuple[Any, Any]],
+    label: str,
+) -> float:
+    """Supervised steps on ``examples`` in batches, each encoded by ``encode(processor, example, noise)`` with
+    ``noise()`` a seeded random image of the smallest frame; the policy is saved in place; the final loss."""
     import numpy as np
     import torch
     from PIL import Image
@@ -82,28 +122,23 @@ def prime_policy(
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
     rng = np.random.default_rng(seed)
-    examples = priming_examples(steps * batch_size, seed, grounding=grounding)
-    loss_value = float("nan")
-    for step in range(steps):
-        batch = examples[step * batch_size : (step + 1) * batch_size]
+
+    def noise() -> Image.Image:
+        return Image.fromarray(rng.integers(0, 256, (SMALLEST_FRAME, SMALLEST_FRAME, 3), dtype=np.uint8))
+
+    steps, loss_value = math.ceil(len(examples) / batch_size), float("nan")
+    for step, start in enumerate(range(0, len(examples), batch_size)):
         losses = []
-        for prompt, response, n_images in batch:
-            images = [Image.fromarray(rng.integers(0, 256, (56, 56, 3), dtype=np.uint8)) for _ in range(n_images)]
-            content = [{"type": "image"} for _ in range(n_images)] + [
-                {"type": "text", "text": prompt.replace(IMAGE_PLACEHOLDER, "").strip()}
-            ]
-            messages = [{"role": "user", "content": content}]
-            prompt_text = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-            full = processor(text=[prompt_text + response + "<|im_end|>"], images=images or None, return_tensors="pt")
-            prompt_len = processor(text=[prompt_text], images=images or None, return_tensors="pt")["input_ids"].shape[1]
-            labels = full["input_ids"].clone()
-            labels[:, :prompt_len] = -100
-            losses.append(model(**full, labels=labels).loss)
+        for example in examples[start : start + batch_size]:
+            inputs, labels = encode(processor, example, noise)
+            losses.append(model(**inputs, labels=labels).loss)
         loss = torch.stack(losses).mean()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         loss_value = float(loss.detach())
+        if step % 50 == 0:
+            print(f"{label} step {step}/{steps}: loss {loss_value:.3f}", flush=True)
     model.eval()
     model.save_pretrained(policy_dir)
     return loss_value
@@ -113,7 +148,6 @@ def prime_policy(
 # Tool use (``iad-data build --tools``): one call, its answer, then the final answer, as verl's tool loop renders them
 
 TOOL_THINK = "look closer first"
-SMALLEST_FRAME = 56  # the tiny processor's smallest image side (4 merged patches)
 # where the primed policy zooms: the four quarters and the centre of the smallest frame. Random boxes were learnt as
 # broken JSON (greedy decoding wrote "[1, 4, 4]}}}}" after 200 steps); five windows are learnt whole, and they
 # overlap a defect by chance, so the zoom's IoU varies between rollouts for RL to work with.
@@ -156,55 +190,26 @@ def tool_use_examples(n: int, seed: int) -> list[dict]:
 def prime_tool_use(policy_dir: Path, steps: int = 200, batch_size: int = 4, lr: float = 3e-3, seed: int = 0) -> float:
     """Fine-tune the saved policy in place on whole tool-using conversations (loss on what follows the prompt, image
     tokens excluded), so that its rollouts call the tools; the final loss."""
-    import numpy as np
-    import torch
-    from PIL import Image
-    from transformers import AutoProcessor, Qwen2_5_VLForConditionalGeneration
-
-    torch.manual_seed(seed)
-    processor = AutoProcessor.from_pretrained(policy_dir)
-    image_pad = processor.tokenizer.convert_tokens_to_ids("<|image_pad|>")
-    model = Qwen2_5_VLForConditionalGeneration.from_pretrained(policy_dir, dtype=torch.float32)
-    model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
-    rng = np.random.default_rng(seed)
-    loss_value = float("nan")
-
-    def noise() -> Image.Image:
-        return Image.fromarray(rng.integers(0, 256, (SMALLEST_FRAME, SMALLEST_FRAME, 3), dtype=np.uint8))
-
     examples = tool_use_examples(steps * batch_size, seed)
-    for step, start in enumerate(range(0, len(examples), batch_size)):
-        losses = []
-        for example in examples[start : start + batch_size]:
-            n_images = example["prompt"].count(IMAGE_PLACEHOLDER)
-            text = example["prompt"].replace(IMAGE_PLACEHOLDER, "").strip()
-            user = [{"type": "image"} for _ in range(n_images)] + [{"type": "text", "text": text}]
-            head = [{"role": "system", "content": example["system"]}, {"role": "user", "content": user}]
-            tool = [{"type": "image"}, {"type": "text", "text": example["tool_text"]}]
-            conversation = head + [
-                {"role": "assistant", "content": example["call"]},
-                {"role": "tool", "content": tool},
-                {"role": "assistant", "content": example["answer"]},
-            ]
-            images = [noise() for _ in range(n_images + 1)]
-            prompt_text = processor.apply_chat_template(head, tokenize=False, add_generation_prompt=True)
-            full_text = processor.apply_chat_template(conversation, tokenize=False)
-            full = processor(text=[full_text], images=images, return_tensors="pt")
-            prompt_len = processor(text=[prompt_text], images=images[:n_images] or None, return_tensors="pt")[
-                "input_ids"
-            ].shape[1]
-            labels = full["input_ids"].clone()
-            labels[:, :prompt_len] = -100
-            labels[labels == image_pad] = -100
-            losses.append(model(**full, labels=labels).loss)
-        loss = torch.stack(losses).mean()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        loss_value = float(loss.detach())
-        if step % 50 == 0:
-            print(f"tool-use priming step {step}/{steps}: loss {loss_value:.3f}", flush=True)
-    model.eval()
-    model.save_pretrained(policy_dir)
-    return loss_value
+    return _fine_tune(policy_dir, examples, batch_size, lr, seed, _encode_conversation, "tool-use priming")
+
+
+def _encode_conversation(processor, example: dict, noise: Callable[[], Any]) -> tuple[Any, Any]:
+    """One tool-using conversation as model inputs, labels on everything after the prompt but the image tokens."""
+    n_images = example["prompt"].count(IMAGE_PLACEHOLDER)
+    text = example["prompt"].replace(IMAGE_PLACEHOLDER, "").strip()
+    user = [{"type": "image"} for _ in range(n_images)] + [{"type": "text", "text": text}]
+    head = [{"role": "system", "content": example["system"]}, {"role": "user", "content": user}]
+    tool = [{"type": "image"}, {"type": "text", "text": example["tool_text"]}]
+    conversation = head + [
+        {"role": "assistant", "content": example["call"]},
+        {"role": "tool", "content": tool},
+        {"role": "assistant", "content": example["answer"]},
+    ]
+    images = [noise() for _ in range(n_images + 1)]
+    prompt_text = processor.apply_chat_template(head, tokenize=False, add_generation_prompt=True)
+    full_text = processor.apply_chat_template(conversation, tokenize=False)
+    full = processor(text=[full_text], images=images, return_tensors="pt")
+    labels = _labels_after(processor, full, prompt_text, images[:n_images])
+    labels[labels == processor.tokenizer.convert_tokens_to_ids("<|image_pad|>")] = -100
+    return full, labels
