@@ -61,6 +61,11 @@ def _run(args: argparse.Namespace) -> int:
         if args.base_url:
             raise EvaluationError("rows built with --tools run their tools here: give --model (vLLM in this process)")
         run_info["tool_config"] = str(args.tool_config or args.test_file.parent / TOOL_CONFIG_NAME)
+        if not Path(run_info["tool_config"]).is_file():
+            raise EvaluationError(
+                f"{run_info['tool_config']}: no tool config for these --tools rows (iad-data build --tools writes "
+                "tools.yaml beside test.parquet; or give --tool-config)"
+            )
     claim_output(args.out, run_info, overwrite=args.overwrite)  # before the engine starts: refusals are quick
     kwargs = {}
     if args.cpu_settings:

@@ -70,8 +70,6 @@ class InspectionBackend:
         from verl.tools.tool_registry import initialize_tools_from_config
         from vllm import LLM, SamplingParams
 
-        if not Path(tool_config).is_file():
-            raise FileNotFoundError(f"{tool_config}: no tool config (iad-data build --tools writes tools.yaml)")
         self.name = f"vllm:{model} (tools)"
         self.processor = AutoProcessor.from_pretrained(str(model))
         self.parser = ToolParser.get_tool_parser("hermes", self.processor.tokenizer)

@@ -80,3 +80,13 @@ def test_the_gallery_shows_the_zoom_and_its_crop(tools_data: Path, anomalous: Sa
     page = (tmp_path / "gallery" / GALLERY).read_text()
     assert 'alt="zoom crop"' in page and "tool calls: zoom" in page and "[zoom] Zoomed into" in page
     assert record["crop_iou"] < 1.0 and box  # a whole-image zoom: the IoU is the defect's share
+
+
+def test_tool_rows_without_their_tool_config_are_refused_before_anything_is_written(
+    tools_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "eval"
+    args = ["run", "--model", str(tmp_path), "--test-file", str(tools_data / "test.parquet"), "--out", str(out)]
+    assert main([*args, "--tool-config", str(tmp_path / "missing.yaml")]) != 0
+    assert "no tool config for these --tools rows" in capsys.readouterr().err
+    assert not out.exists()
